@@ -1,0 +1,35 @@
+# One entry point for tests, CI and the demo. Everything installs into .venv (and .peers/ for mergekit).
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt pyproject.toml | md5sum | cut -c1-8)
+MERGEKIT := .peers/mergekit/bin/mergekit-yaml
+
+.PHONY: setup test lint peers demo bench clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+
+$(STAMP): $(BIN)/python requirements-dev.txt pyproject.toml
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -r requirements-dev.txt
+	$(BIN)/pip install -q --no-deps -e .
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+$(MERGEKIT):
+	$(PY) -m venv .peers/mergekit
+	.peers/mergekit/bin/pip install -q torch==2.13.0
+	.peers/mergekit/bin/pip install -q mergekit==0.1.5
+
+peers: $(MERGEKIT)
+
+lint: setup
+	$(BIN)/ruff check src tests bench
+
+test: setup peers lint
+	$(BIN)/python -m pytest -n 2 tests
+
+clean:
+	rm -rf $(VENV) .peers build *.egg-info

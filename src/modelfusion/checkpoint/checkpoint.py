@@ -1,0 +1,135 @@
+"""An opened checkpoint: names, shapes, dtypes and config without tensor data; tensors read one at a time."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Protocol
+
+import torch
+
+from modelfusion.checkpoint.layout import weight_files
+from modelfusion.checkpoint.pickle_file import PickleFile
+from modelfusion.checkpoint.safetensors_file import SafetensorsFile
+from modelfusion.checkpoint.tensor_info import TensorInfo
+from modelfusion.errors import CheckpointError
+
+
+class TensorFile(Protocol):
+    infos: Mapping[str, TensorInfo]
+
+    def read(self, name: str) -> torch.Tensor: ...
+
+    def close(self) -> None: ...
+
+
+class StateDictSource:
+    """An in-memory state dict seen through the same interface as a file."""
+
+    def __init__(self, state: Mapping[str, torch.Tensor], label: str) -> None:
+        self._state = state
+        self.infos = {n: TensorInfo(name=n, shape=tuple(t.shape), dtype=t.dtype, file=label) for n, t in state.items()}
+
+    def read(self, name: str) -> torch.Tensor:
+        return self._state[name]
+
+    def close(self) -> None:
+        pass
+
+
+def _open_file(path: Path) -> TensorFile:
+    if path.suffix == ".safetensors":
+        return SafetensorsFile(path)
+    return PickleFile(path)
+
+
+class Checkpoint:
+    """A model's weights. `infos` maps tensor name -> TensorInfo; `read(name)` returns the tensor."""
+
+    def __init__(self, label: str, files: list[TensorFile], path: Path | None = None) -> None:
+        self.label = label
+        self.path = path
+        self.files = files
+        self._owner: dict[str, TensorFile] = {}
+        self.infos: dict[str, TensorInfo] = {}
+        for f in files:
+            for name, info in f.infos.items():
+                if name in self.infos:
+                    raise CheckpointError(f"tensor '{name}' appears in two weight files", where=label)
+                self.infos[name] = info
+                self._owner[name] = f
+        self.config: dict | None = self._read_config()
+
+    @property
+    def folder(self) -> Path | None:
+        if self.path is None:
+            return None
+        return self.path if self.path.is_dir() else None
+
+    def _read_config(self) -> dict | None:
+        folder = self.folder
+        if folder is None or not (folder / "config.json").is_file():
+            return None
+        try:
+            config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise CheckpointError(f"config.json is not valid JSON ({e})", where=str(folder)) from None
+        if not isinstance(config, dict):
+            raise CheckpointError("config.json is not a JSON object", where=str(folder))
+        return config
+
+    def read(self, name: str) -> torch.Tensor:
+        try:
+            return self._owner[name].read(name)
+        except KeyError:
+            raise CheckpointError(f"has no tensor '{name}'", where=self.label) from None
+
+    @property
+    def nbytes(self) -> int:
+        return sum(i.nbytes for i in self.infos.values())
+
+    def close(self) -> None:
+        for f in self.files:
+            f.close()
+
+    def __enter__(self) -> Checkpoint:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Checkpoint({self.label!r}, {len(self.infos)} tensors)"
+
+
+def open_checkpoint(source: str | Path | Mapping[str, torch.Tensor], label: str | None = None) -> Checkpoint:
+    """Open a model folder, a weight file, or an in-memory state dict. Reads metadata only."""
+    if isinstance(source, Mapping):
+        bad = [k for k, v in source.items() if not isinstance(v, torch.Tensor)]
+        if bad:
+            raise CheckpointError(f"state dict entry '{bad[0]}' is not a tensor", where=label or "state dict")
+        name = label or "state dict"
+        return Checkpoint(name, [StateDictSource(source, name)])
+    path = Path(source)
+    files, name_to_file = weight_files(path)
+    opened: list[TensorFile] = []
+    try:
+        for f in files:
+            opened.append(_open_file(f))
+        if name_to_file is not None:
+            _check_index_matches(path, name_to_file, opened)
+        return Checkpoint(label or str(path), opened, path)
+    except BaseException:
+        for f in opened:
+            f.close()
+        raise
+
+
+def _check_index_matches(folder: Path, name_to_file: dict[str, Path], opened: list[TensorFile]) -> None:
+    present = {name: Path(info.file).resolve() for f in opened for name, info in f.infos.items()}
+    for name, file in name_to_file.items():
+        if present.get(name) != file:
+            raise CheckpointError(
+                f"index lists '{name}' in {file.name}, but that shard does not hold it", where=str(folder)
+            )

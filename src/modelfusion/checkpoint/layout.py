@@ -1,0 +1,84 @@
+"""Where a model's weights live: a Hugging Face folder (single or sharded, safetensors or pickle) or one file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from modelfusion.errors import CheckpointError
+
+SAFE_INDEX = "model.safetensors.index.json"
+SAFE_SINGLE = "model.safetensors"
+BIN_INDEX = "pytorch_model.bin.index.json"
+BIN_SINGLE = "pytorch_model.bin"
+PEFT_SAFE = "adapter_model.safetensors"
+PEFT_BIN = "adapter_model.bin"
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
+
+MAX_INDEX_BYTES = 64 * 1024 * 1024
+
+
+def _no_duplicate_keys(where: str):
+    def hook(pairs: list[tuple[str, object]]) -> dict:
+        seen: dict[str, object] = {}
+        for key, value in pairs:
+            if key in seen:
+                raise CheckpointError(f"names '{key}' twice", where=where)
+            seen[key] = value
+        return seen
+
+    return hook
+
+
+def read_index(index_path: Path) -> dict[str, Path]:
+    """Parse a sharded index: tensor name -> shard file. Shards must exist inside the model folder."""
+    where = str(index_path)
+    if index_path.stat().st_size > MAX_INDEX_BYTES:
+        raise CheckpointError("index file is implausibly large", where=where)
+    try:
+        data = json.loads(index_path.read_text(encoding="utf-8"), object_pairs_hook=_no_duplicate_keys(where))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise CheckpointError(f"not valid JSON ({e})", where=where) from None
+    weight_map = data.get("weight_map") if isinstance(data, dict) else None
+    if not isinstance(weight_map, dict) or not weight_map:
+        raise CheckpointError("has no 'weight_map' object", where=where)
+    folder = index_path.parent.resolve()
+    shards: dict[str, Path] = {}
+    for name, shard in weight_map.items():
+        if not isinstance(shard, str) or not shard:
+            raise CheckpointError(f"tensor '{name}' maps to {shard!r}, not a file name", where=where)
+        target = (folder / shard).resolve()
+        if folder not in target.parents:
+            raise CheckpointError(f"tensor '{name}' points outside the model folder: {shard}", where=where)
+        if not target.is_file():
+            raise CheckpointError(f"tensor '{name}' is in shard '{shard}', which does not exist", where=where)
+        shards[name] = target
+    return shards
+
+
+def weight_files(path: Path) -> tuple[list[Path], dict[str, Path] | None]:
+    """The weight files of `path` in reading order, and the index's name -> file map if sharded."""
+    if path.is_file():
+        if path.suffix not in WEIGHT_SUFFIXES:
+            raise CheckpointError(
+                f"unsupported file type '{path.suffix}' (expected one of {', '.join(WEIGHT_SUFFIXES)})",
+                where=str(path),
+            )
+        return [path], None
+    if not path.is_dir():
+        raise CheckpointError("no such file or folder", where=str(path))
+    for index_name in (SAFE_INDEX, BIN_INDEX):
+        index = path / index_name
+        if index.is_file():
+            name_to_file = read_index(index)
+            files = sorted(set(name_to_file.values()))
+            return files, name_to_file
+    for single in (SAFE_SINGLE, BIN_SINGLE, PEFT_SAFE, PEFT_BIN):
+        if (path / single).is_file():
+            return [path / single], None
+    loose = sorted(p for p in path.iterdir() if p.suffix == ".safetensors")
+    if len(loose) == 1:
+        return loose, None
+    raise CheckpointError(
+        f"no weights found (looked for {SAFE_INDEX}, {SAFE_SINGLE}, {BIN_INDEX}, {BIN_SINGLE})", where=str(path)
+    )

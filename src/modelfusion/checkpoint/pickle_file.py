@@ -1,0 +1,69 @@
+"""PyTorch pickle checkpoints (.bin / .pt / .pth), loaded only with torch.load(weights_only=True).
+
+weights_only=True refuses any pickle that would construct arbitrary objects (and so run code); mmap=True
+maps tensor storages instead of reading them when the file is in the zip format.
+"""
+
+from __future__ import annotations
+
+import pickle
+import threading
+import zipfile
+from pathlib import Path
+
+import torch
+
+from modelfusion.checkpoint.tensor_info import TensorInfo
+from modelfusion.errors import CheckpointError
+
+NESTED_STATE_KEYS = ("state_dict", "model_state_dict", "model", "module", "params")
+
+
+def _find_state_dict(obj: object) -> dict[str, torch.Tensor] | None:
+    if isinstance(obj, dict):
+        tensors = {k: v for k, v in obj.items() if isinstance(k, str) and isinstance(v, torch.Tensor)}
+        if tensors:
+            return tensors
+        for key in NESTED_STATE_KEYS:
+            if key in obj:
+                found = _find_state_dict(obj[key])
+                if found:
+                    return found
+    return None
+
+
+class PickleFile:
+    """A weights-only torch pickle. Metadata comes from the mapped tensors, so no data is read on open."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        state = self._load()
+        self._tensors = state
+        self.infos = {
+            name: TensorInfo(name=name, shape=tuple(t.shape), dtype=t.dtype, file=str(self.path))
+            for name, t in state.items()
+        }
+
+    def _load(self) -> dict[str, torch.Tensor]:
+        mmap_ok = zipfile.is_zipfile(self.path)
+        try:
+            obj = torch.load(self.path, map_location="cpu", weights_only=True, mmap=mmap_ok)
+        except pickle.UnpicklingError as e:
+            first = str(e).strip().splitlines()[0] if str(e).strip() else "unsafe pickle"
+            raise CheckpointError(
+                f"refused: this pickle is not a plain weights file and loading it could run code ({first})",
+                where=str(self.path),
+            ) from None
+        except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as e:
+            raise CheckpointError(f"cannot load PyTorch checkpoint: {e}", where=str(self.path)) from None
+        state = _find_state_dict(obj)
+        if state is None:
+            raise CheckpointError("holds no tensors (expected a state dict)", where=str(self.path))
+        return state
+
+    def read(self, name: str) -> torch.Tensor:
+        return self._tensors[name]
+
+    def close(self) -> None:
+        self._tensors = {}

@@ -1,0 +1,137 @@
+"""One .safetensors file: a validated header and zero-copy reads through a private memory map.
+
+Format: 8-byte little-endian header length N, N bytes of JSON {name: {dtype, shape, data_offsets: [b, e]}},
+then the data; offsets are relative to the end of the header.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import mmap
+import os
+import struct
+import threading
+from pathlib import Path
+
+import torch
+
+from modelfusion.checkpoint.dtypes import SAFETENSORS_TO_TORCH, element_size
+from modelfusion.checkpoint.tensor_info import TensorInfo
+from modelfusion.errors import CheckpointError
+
+MAX_HEADER_BYTES = 100 * 1024 * 1024
+
+
+class SafetensorsFile:
+    """Header parsed and checked on open; tensor data mapped (MAP_PRIVATE: the file is never written)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._entries: dict[str, tuple[TensorInfo, int, int]] = {}
+        self._mm: mmap.mmap | None = None
+        self._lock = threading.Lock()
+        self.metadata: dict[str, str] = {}
+        self._data_start = 0
+        self._parse_header()
+
+    def _fail(self, problem: str) -> CheckpointError:
+        return CheckpointError(problem, where=str(self.path))
+
+    def _parse_header(self) -> None:
+        try:
+            size = self.path.stat().st_size
+            with open(self.path, "rb") as f:
+                raw_len = f.read(8)
+                if len(raw_len) < 8:
+                    raise self._fail("not a safetensors file: shorter than its 8-byte header length")
+                (n,) = struct.unpack("<Q", raw_len)
+                if n > MAX_HEADER_BYTES or 8 + n > size:
+                    raise self._fail(f"header length {n} does not fit in the file ({size} bytes): truncated?")
+                header_bytes = f.read(n)
+        except OSError as e:
+            raise self._fail(f"cannot read: {e.strerror or e}") from None
+        try:
+            header = json.loads(header_bytes)
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise self._fail(f"header is not valid JSON ({e})") from None
+        if not isinstance(header, dict):
+            raise self._fail("header is not a JSON object")
+        self._data_start = 8 + n
+        data_len = size - self._data_start
+        spans: list[tuple[int, int, str]] = []
+        for name, entry in header.items():
+            if name == "__metadata__":
+                if isinstance(entry, dict):
+                    self.metadata = {str(k): str(v) for k, v in entry.items()}
+                continue
+            info, begin, end = self._check_entry(name, entry, data_len)
+            self._entries[name] = (info, begin, end)
+            spans.append((begin, end, name))
+        spans.sort()
+        for (_b0, e0, n0), (b1, _e1, n1) in itertools.pairwise(spans):
+            if b1 < e0:
+                raise self._fail(f"tensors '{n0}' and '{n1}' overlap in the file")
+
+    def _check_entry(self, name: str, entry: object, data_len: int) -> tuple[TensorInfo, int, int]:
+        if not isinstance(entry, dict):
+            raise self._fail(f"header entry for '{name}' is not an object")
+        dtype_name = entry.get("dtype")
+        if dtype_name not in SAFETENSORS_TO_TORCH:
+            raise self._fail(f"tensor '{name}' has unknown dtype {dtype_name!r}")
+        shape = entry.get("shape")
+        offsets = entry.get("data_offsets")
+        if not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape):
+            raise self._fail(f"tensor '{name}' has an invalid shape {shape!r}")
+        if (
+            not isinstance(offsets, list)
+            or len(offsets) != 2
+            or not all(isinstance(o, int) for o in offsets)
+            or not 0 <= offsets[0] <= offsets[1]
+        ):
+            raise self._fail(f"tensor '{name}' has invalid data_offsets {offsets!r}")
+        dtype = SAFETENSORS_TO_TORCH[dtype_name]
+        info = TensorInfo(name=name, shape=tuple(shape), dtype=dtype, file=str(self.path))
+        begin, end = offsets
+        if end - begin != info.numel * element_size(dtype):
+            raise self._fail(
+                f"tensor '{name}': {end - begin} bytes stored but shape {tuple(shape)} of {dtype_name} "
+                f"needs {info.nbytes}"
+            )
+        if end > data_len:
+            raise self._fail(f"tensor '{name}' points past the end of the file (truncated?)")
+        return info, begin, end
+
+    @property
+    def infos(self) -> dict[str, TensorInfo]:
+        return {name: e[0] for name, e in self._entries.items()}
+
+    def _map(self) -> mmap.mmap:
+        with self._lock:
+            if self._mm is None:
+                fd = os.open(self.path, os.O_RDONLY)
+                try:
+                    self._mm = mmap.mmap(fd, 0, access=mmap.ACCESS_COPY)
+                finally:
+                    os.close(fd)
+            return self._mm
+
+    def read(self, name: str) -> torch.Tensor:
+        """The tensor, backed by the private map (no copy). Callers that keep it past close() must clone."""
+        info, begin, end = self._entries[name]
+        if info.numel == 0:
+            return torch.empty(info.shape, dtype=info.dtype)
+        mm = self._map()
+        flat = torch.frombuffer(mm, dtype=torch.uint8, count=end - begin, offset=self._data_start + begin)
+        if (self._data_start + begin) % element_size(info.dtype):
+            flat = flat.clone()
+        return flat.view(info.dtype).reshape(info.shape)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._mm is not None:
+                try:
+                    self._mm.close()
+                except BufferError:
+                    pass  # a tensor still views the map; it is released when that tensor is freed
+                self._mm = None

@@ -1,0 +1,26 @@
+"""The `modelfusion` command. Sub-commands import their heavy dependencies lazily."""
+
+from __future__ import annotations
+
+import typer
+
+from modelfusion.cli.merge_cmd import merge_command
+from modelfusion.cli.methods_cmd import methods_command
+
+app = typer.Typer(
+    name="modelfusion",
+    help="Combine AI models: merge checkpoints by their weights, or ensemble them by their outputs.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("merge")(merge_command)
+app.command("methods")(methods_command)
+
+
+def run() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,88 @@
+"""`modelfusion merge RECIPE OUT`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from modelfusion.cli.errors import user_errors
+from modelfusion.cli.format import human_bytes, human_seconds
+
+
+def merge_command(
+    recipe: Path = typer.Argument(..., help="Recipe YAML (mergekit-compatible)."),
+    out: Path = typer.Argument(..., help="Output model folder (created; appears only when complete)."),
+    threads: int = typer.Option(0, "--threads", "-j", help="Worker threads (0 = number of cores)."),
+    device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
+    out_shard_size: str = typer.Option("5GB", "--out-shard-size", help="Largest output shard, e.g. 5GB."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Check and print the plan; write nothing."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUT once the new merge is complete."),
+    random_seed: int = typer.Option(0, "--random-seed", help="Seed for random methods (DARE, DELLA)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Merge the models of RECIPE into the folder OUT."""
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from modelfusion.api import merge
+
+    console = Console(stderr=True)
+    if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
+        with user_errors():
+            from modelfusion.errors import UserError
+
+            raise UserError(f"unknown device '{device}' (use cpu or cuda)", where="--device")
+    with user_errors():
+        if dry_run:
+            result = merge(
+                recipe,
+                out,
+                threads=threads or None,
+                device=device,
+                out_shard_size=out_shard_size,
+                dry_run=True,
+                overwrite=overwrite,
+                random_seed=random_seed,
+            )
+            _print_summary(result.summary)
+            return
+        progress = Progress(
+            TextColumn("merging"),
+            BarColumn(),
+            DownloadColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            disable=quiet,
+            transient=True,
+        )
+        task = progress.add_task("merge", total=None)
+        with progress:
+            result = merge(
+                recipe,
+                out,
+                threads=threads or None,
+                device=device,
+                out_shard_size=out_shard_size,
+                overwrite=overwrite,
+                random_seed=random_seed,
+                on_start=lambda s: progress.update(task, total=s.bytes_to_write),
+                on_progress=lambda job: progress.advance(task, job.out.nbytes),
+            )
+        s = result.summary
+        console.print(f"[green]merged[/] {s.tensors} tensors ({human_bytes(s.bytes_to_write)}) into {out}")
+
+
+def _print_summary(s) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="merge plan (dry run: nothing written)", show_header=False)
+    table.add_row("method", s.method)
+    table.add_row("models", "\n".join(s.models))
+    table.add_row("output tensors", f"{s.tensors} ({', '.join(f'{k}: {v}' for k, v in s.by_method.items())})")
+    table.add_row("bytes to read", human_bytes(s.bytes_to_read))
+    table.add_row("bytes to write", f"{human_bytes(s.bytes_to_write)} in {s.shards} shard(s)")
+    table.add_row("estimated peak memory", human_bytes(s.peak_memory))
+    table.add_row("estimated time", f"~{human_seconds(s.seconds)}")
+    Console().print(table)

@@ -1,0 +1,40 @@
+"""Run one job: read inputs -> method -> cast. Knows no merge math, only how to call a registered method."""
+
+from __future__ import annotations
+
+import hashlib
+
+import torch
+
+from modelfusion.methods import get_method
+from modelfusion.plan.job import COPY, Job, MergePlan
+
+
+def tensor_seed(random_seed: int, tensor_name: str) -> int:
+    """A per-tensor seed: the same whatever the thread count or the order jobs run in."""
+    digest = hashlib.blake2b(f"{random_seed}:{tensor_name}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") & 0x7FFF_FFFF_FFFF_FFFF
+
+
+def run_job(plan: MergePlan, job: Job, device: torch.device) -> torch.Tensor:
+    """The output tensor of one job, on the CPU, in the output dtype."""
+    if job.method == COPY:
+        ref = job.inputs[0]
+        return plan.checkpoints[ref.model].read(ref.tensor)
+    method = get_method(job.method)
+
+    def load(model: str, name: str) -> torch.Tensor:
+        return plan.checkpoints[model].read(name).to(device=device, dtype=job.compute_dtype)
+
+    tensors = [load(r.model, r.tensor) for r in job.inputs]
+    base = load(job.base.model, job.base.tensor) if job.base else None
+    generator = None
+    if method.random:
+        generator = torch.Generator(device=device)
+        generator.manual_seed(tensor_seed(plan.random_seed, job.out.name))
+    out = method(tensors, job.params, base=base, generator=generator)
+    if tuple(out.shape) != job.out.shape:
+        raise RuntimeError(
+            f"{job.method} returned shape {tuple(out.shape)} for {job.out.name}, planned {job.out.shape}"
+        )
+    return out.to(device="cpu", dtype=job.out.dtype)

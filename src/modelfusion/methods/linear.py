@@ -1,0 +1,47 @@
+"""Weighted averaging of weights ("model soups").
+
+Wortsman et al. 2022, "Model soups: averaging weights of multiple fine-tuned models improves accuracy
+without increasing inference time" (arXiv:2203.05482).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from modelfusion.methods.registry import register
+from modelfusion.methods.spec import MergeMethod, ParamSpec
+
+
+def linear(tensors: list[torch.Tensor], *, weight: list[float], normalize: bool = True) -> torch.Tensor:
+    """theta = sum_i w_i theta_i / (sum_i w_i if normalize else 1).
+
+    With all w_i equal and normalize=True this is the simple average. Accumulates model by model (one
+    elementwise multiply-add each), so the result does not depend on thread counts.
+    """
+    if len(weight) != len(tensors):
+        raise ValueError(f"linear: {len(tensors)} tensors but {len(weight)} weights")
+    out = tensors[0] * weight[0]
+    for w, t in zip(weight[1:], tensors[1:]):
+        out.add_(t, alpha=w)
+    if normalize:
+        total = sum(weight)
+        if total == 0:
+            raise ValueError("linear: weights sum to zero, cannot normalize")
+        out.div_(total)
+    return out
+
+
+LINEAR = register(
+    MergeMethod(
+        name="linear",
+        fn=linear,
+        params=(
+            ParamSpec("weight", float, default=1.0, per_model=True, help="weight of each model"),
+            ParamSpec("normalize", bool, default=True, help="divide by the sum of the weights"),
+        ),
+        base_role="none",
+        min_models=1,
+        summary="Weighted average of the models' weights (simple average when weights are equal).",
+        paper="Wortsman et al. 2022, Model soups, arXiv:2203.05482",
+    )
+)

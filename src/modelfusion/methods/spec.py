@@ -1,0 +1,96 @@
+"""Parameter and method specifications: what a merge method takes, validated before any tensor is read."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import torch
+
+BaseRole = Literal["none", "separate", "optional"]
+"""How a method uses `base_model`:
+- "none": the base is an ordinary input if listed in `models` (averaging methods);
+- "separate": the base is required and passed apart from the other models (task-vector methods, SLERP);
+- "optional": passed apart if given, else absent.
+"""
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One parameter of a merge method.
+
+    per_model: the value can differ per input model (e.g. `weight`); otherwise it is global (e.g. `t`).
+    default: `None` with `required=True` means the recipe must give it.
+    """
+
+    name: str
+    type: type
+    default: Any = None
+    required: bool = False
+    low: float | None = None
+    high: float | None = None
+    per_model: bool = False
+    help: str = ""
+
+    def check(self, value: Any) -> str | None:
+        """Return a problem description, or None if `value` is acceptable."""
+        if self.type is bool:
+            if not isinstance(value, bool):
+                return f"parameter '{self.name}' must be true or false, got {value!r}"
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return f"parameter '{self.name}' must be a number, got {value!r}"
+        if self.type is int and float(value) != int(value):
+            return f"parameter '{self.name}' must be an integer, got {value!r}"
+        if self.low is not None and value < self.low:
+            return f"parameter '{self.name}' = {value} is below its minimum {self.low}"
+        if self.high is not None and value > self.high:
+            return f"parameter '{self.name}' = {value} is above its maximum {self.high}"
+        return None
+
+    def coerce(self, value: Any) -> Any:
+        if self.type is bool:
+            return bool(value)
+        return self.type(value)
+
+
+MergeFn = Callable[..., torch.Tensor]
+
+
+@dataclass(frozen=True)
+class MergeMethod:
+    """A registered merge method: a pure tensor function plus what it needs.
+
+    The function is called as `fn(tensors, **params)` where `tensors` is the list of input tensors (one per
+    model, base excluded when base_role is "separate"), per-model params are lists aligned with `tensors`, and
+    global params are scalars. It also gets `base=` if `base_role != "none"` and `generator=` if `random`.
+    """
+
+    name: str
+    fn: MergeFn
+    params: tuple[ParamSpec, ...]
+    base_role: BaseRole = "none"
+    min_models: int = 1
+    max_models: int | None = None
+    random: bool = False
+    summary: str = ""
+    paper: str = ""
+    aliases: tuple[str, ...] = field(default_factory=tuple)
+
+    def param(self, name: str) -> ParamSpec | None:
+        return next((p for p in self.params if p.name == name), None)
+
+    def __call__(
+        self,
+        tensors: list[torch.Tensor],
+        params: dict[str, Any],
+        base: torch.Tensor | None = None,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        kwargs = dict(params)
+        if self.base_role != "none":
+            kwargs["base"] = base
+        if self.random:
+            kwargs["generator"] = generator
+        return self.fn(tensors, **kwargs)

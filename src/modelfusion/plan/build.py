@@ -1,0 +1,210 @@
+"""Recipe x opened checkpoints -> MergePlan. Every problem findable without tensor data is found here."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+
+from modelfusion.checkpoint import Checkpoint, TensorInfo
+from modelfusion.checkpoint.dtypes import NAME_TO_TORCH, is_float
+from modelfusion.errors import ModelFusionError
+from modelfusion.methods import MergeMethod, get_method
+from modelfusion.plan.job import COPY, InputRef, Job, MergePlan
+from modelfusion.plan.naming import (
+    NUM_LAYER_KEYS,
+    count_layers,
+    is_pre_layer,
+    layer_index,
+    layer_position,
+    with_layer_index,
+)
+from modelfusion.plan.params import check_param_names, resolve_params
+from modelfusion.plan.problems import Problems
+from modelfusion.plan.sources import SliceSpec, Source, slices_of
+from modelfusion.recipe.schema import Recipe
+
+
+def _dtype(name: str | None, key: str, problems: Problems) -> torch.dtype | None:
+    if name is None:
+        return None
+    if name not in NAME_TO_TORCH:
+        problems.add(f"{key}: unknown dtype '{name}' (use one of: float32, float16, bfloat16, float64)")
+        return None
+    return NAME_TO_TORCH[name]
+
+
+class _Builder:
+    def __init__(self, recipe: Recipe, checkpoints: Mapping[str, Checkpoint], problems: Problems) -> None:
+        self.recipe = recipe
+        self.ckpts = checkpoints
+        self.problems = problems
+        self.method: MergeMethod | None = None
+        try:
+            self.method = get_method(recipe.merge_method)
+        except ModelFusionError as e:
+            problems.add(str(e))
+        self.dtype = _dtype(recipe.dtype, "dtype", problems)
+        self.out_dtype = _dtype(recipe.out_dtype, "out_dtype", problems) or self.dtype
+        self.compute_dtype = torch.float64 if self.dtype == torch.float64 else torch.float32
+        self.slices = slices_of(recipe)
+        first = self.slices[0].sources[0].model
+        self.reference = recipe.base_model or first
+        ref = checkpoints[self.reference]
+        self.ref_layers = count_layers(ref.infos, ref.config)
+        self.out_layers = sum(s.num_layers or self.ref_layers for s in self.slices)
+        self.jobs: list[Job] = []
+
+    # -- checks made once per recipe -------------------------------------------------------------------
+    def check_recipe(self) -> None:
+        m = self.method
+        if m is None:
+            return
+        named = [("parameters", self.recipe.parameters)]
+        for i, sl in enumerate(self.slices):
+            named.append((f"slices[{i}].parameters", sl.parameters))
+            named += [(f"parameters of {s.model}", s.parameters) for s in sl.sources]
+        check_param_names(m, named, self.problems)
+        for i, sl in enumerate(self.slices):
+            where = "models" if self.recipe.models is not None else f"slices[{i}]"
+            n = len(self._merged_sources(sl))
+            if m.base_role == "separate" and sl.base_model is None:
+                self.problems.add(f"method '{m.name}' needs base_model")
+            if n < m.min_models or (m.max_models is not None and n > m.max_models):
+                want = (
+                    f"exactly {m.min_models}"
+                    if m.max_models == m.min_models
+                    else f"at least {m.min_models}" + (f" and at most {m.max_models}" if m.max_models else "")
+                )
+                extra = " besides base_model" if m.base_role == "separate" else ""
+                self.problems.add(f"{where}: method '{m.name}' takes {want} model(s){extra}, got {n}")
+            lengths = {s.layer_range[1] - s.layer_range[0] for s in sl.sources if s.layer_range}
+            if len(lengths) > 1:
+                self.problems.add(f"{where}: sources have layer ranges of different lengths {sorted(lengths)}")
+            for s in sl.sources:
+                if s.layer_range is None:
+                    continue
+                have = count_layers(self.ckpts[s.model].infos, self.ckpts[s.model].config)
+                if s.layer_range[1] > have:
+                    self.problems.add(
+                        f"{where}: layer_range {list(s.layer_range)} of {s.model} goes past its {have} layers"
+                    )
+
+    def _merged_sources(self, sl: SliceSpec) -> list[Source]:
+        """The sources the method combines (the base apart when the method takes it separately)."""
+        if self.method is not None and self.method.base_role != "none" and sl.base_model is not None:
+            return [s for s in sl.sources if s.model != sl.base_model]
+        return list(sl.sources)
+
+    # -- per tensor -------------------------------------------------------------------------------------
+    def _input_info(self, model: str, name: str, ref: TensorInfo) -> TensorInfo | None:
+        info = self.ckpts[model].infos.get(name)
+        if info is None:
+            self.problems.add(f"model {model} has no tensor '{name}'")
+        elif info.shape != ref.shape:
+            self.problems.add(
+                f"tensor '{name}': shape {list(info.shape)} in {model} but {list(ref.shape)} "
+                f"in {self.reference if ref.file else 'the reference model'}"
+            )
+            return None
+        return info
+
+    def add_job(self, out_name: str, sl: SliceSpec, src_layer: dict[str, int | None], t: float) -> None:
+        first = sl.sources[0]
+        ref_name = self._name_in(first, out_name, src_layer)
+        ref_info = self.ckpts[first.model].infos.get(ref_name)
+        if ref_info is None:
+            self.problems.add(f"model {first.model} has no tensor '{ref_name}'")
+            return
+        out_dtype = self.out_dtype or ref_info.dtype
+        if not is_float(ref_info.dtype) or self.method is None:
+            source = sl.base_model if sl.base_model in {s.model for s in sl.sources} else first.model
+            src = next(s for s in sl.sources if s.model == source)
+            name = self._name_in(src, out_name, src_layer)
+            if self._input_info(src.model, name, ref_info) is not None:
+                out = TensorInfo(out_name, ref_info.shape, ref_info.dtype, "")
+                self.jobs.append(Job(out, COPY, [InputRef(src.model, name)]))
+            return
+        merged = self._merged_sources(sl)
+        inputs = []
+        for s in merged:
+            name = self._name_in(s, out_name, src_layer)
+            if self._input_info(s.model, name, ref_info) is not None:
+                inputs.append(InputRef(s.model, name))
+        base = None
+        if self.method.base_role != "none" and sl.base_model is not None:
+            base_src = next((s for s in sl.sources if s.model == sl.base_model), None)
+            name = self._name_in(base_src or first, out_name, src_layer)
+            if self._input_info(sl.base_model, name, ref_info) is not None:
+                base = InputRef(sl.base_model, name)
+        levels = [(s.model, [s.parameters, sl.parameters, self.recipe.parameters]) for s in merged]
+        params = resolve_params(
+            self.method, out_name, t, levels, [sl.parameters, self.recipe.parameters], self.problems
+        )
+        out = TensorInfo(out_name, ref_info.shape, out_dtype, "")
+        self.jobs.append(Job(out, self.method.name, inputs, base, params, self.compute_dtype))
+
+    @staticmethod
+    def _name_in(src: Source, out_name: str, src_layer: dict[str, int | None]) -> str:
+        layer = src_layer.get(src.model)
+        return out_name if layer is None else with_layer_index(out_name, layer)
+
+    # -- the walk over output tensors -------------------------------------------------------------------
+    def build(self) -> None:
+        ref = self.ckpts[self.reference]
+        non_layer = [n for n in ref.infos if layer_index(n) is None]
+        pre = [n for n in non_layer if is_pre_layer(n)]
+        post = [n for n in non_layer if not is_pre_layer(n)]
+        for name in pre:
+            self.add_job(name, self.slices[0], {}, 0.0)
+        out_layer = 0
+        for sl in self.slices:
+            first = sl.sources[0]
+            first_ckpt = self.ckpts[first.model]
+            span = range(*first.layer_range) if first.layer_range else range(self.ref_layers)
+            by_layer: dict[int, list[str]] = {}
+            for n in first_ckpt.infos:
+                i = layer_index(n)
+                if i is not None:
+                    by_layer.setdefault(i, []).append(n)
+            for k, src_index in enumerate(span):
+                mapping = {s.model: (s.layer_range[0] + k if s.layer_range else src_index) for s in sl.sources}
+                if sl.base_model and sl.base_model not in mapping:
+                    mapping[sl.base_model] = src_index
+                t = layer_position(out_layer, self.out_layers)
+                for n in by_layer.get(src_index, []):
+                    self.add_job(with_layer_index(n, out_layer), sl, mapping, t)
+                out_layer += 1
+        for name in post:
+            self.add_job(name, self.slices[-1], {}, 1.0)
+
+    def out_config(self) -> dict | None:
+        config = self.ckpts[self.reference].config
+        if config is None or self.out_layers == self.ref_layers:
+            return config
+        config = dict(config)
+        for key in NUM_LAYER_KEYS:
+            if key in config:
+                config[key] = self.out_layers
+        return config
+
+
+def build_plan(
+    recipe: Recipe, checkpoints: Mapping[str, Checkpoint], recipe_text: str = "", random_seed: int = 0
+) -> MergePlan:
+    """Plan the merge; raise PlanError listing every problem if any."""
+    problems = Problems()
+    builder = _Builder(recipe, checkpoints, problems)
+    builder.check_recipe()
+    builder.build()
+    problems.raise_if_any()
+    return MergePlan(
+        jobs=builder.jobs,
+        checkpoints=dict(checkpoints),
+        method=recipe.merge_method,
+        base_model=builder.reference,
+        config=builder.out_config(),
+        out_dtype=builder.out_dtype,
+        recipe_text=recipe_text,
+        random_seed=random_seed,
+    )

@@ -1,0 +1,71 @@
+"""A MergePlan: one job per output tensor, everything resolved, nothing read yet."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from modelfusion.checkpoint import Checkpoint, TensorInfo
+
+COPY = "copy"
+"""Pseudo-method: the output tensor is the (single) input, unchanged (non-float tensors, passthrough)."""
+
+
+@dataclass(frozen=True)
+class InputRef:
+    model: str
+    """Key of the model in MergePlan.checkpoints."""
+    tensor: str
+    """Tensor name inside that model."""
+
+
+@dataclass
+class Job:
+    out: TensorInfo
+    method: str
+    inputs: list[InputRef]
+    base: InputRef | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    compute_dtype: torch.dtype = torch.float32
+
+
+@dataclass
+class MergePlan:
+    jobs: list[Job]
+    checkpoints: dict[str, Checkpoint]
+    method: str
+    base_model: str | None
+    """Key of the model whose config and tokenizer are copied (the base, else the first model)."""
+    config: dict | None
+    out_dtype: torch.dtype | None
+    recipe_text: str = ""
+    random_seed: int = 0
+
+    @property
+    def out_tensors(self) -> list[TensorInfo]:
+        return [j.out for j in self.jobs]
+
+    @property
+    def bytes_to_write(self) -> int:
+        return sum(j.out.nbytes for j in self.jobs)
+
+    @property
+    def bytes_to_read(self) -> int:
+        total = 0
+        for job in self.jobs:
+            refs = job.inputs + ([job.base] if job.base else [])
+            total += sum(self.checkpoints[r.model].infos[r.tensor].nbytes for r in set(refs))
+        return total
+
+    def job_footprint(self, job: Job) -> int:
+        """Bytes a job holds while it runs: its inputs in the compute dtype, the result, and the output."""
+        refs = job.inputs + ([job.base] if job.base else [])
+        elem = torch.empty((), dtype=job.compute_dtype).element_size()
+        n = job.out.numel
+        return n * elem * (len(refs) + 2) + job.out.nbytes
+
+    def input_paths(self) -> list[Path]:
+        return [c.path for c in self.checkpoints.values() if c.path is not None]

@@ -1,0 +1,90 @@
+"""The recipe schema: mergekit's `mergekit-yaml` names, strictly validated (unknown keys are errors)."""
+
+from __future__ import annotations
+
+from typing import Any, Union
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Scalar = Union[bool, int, float, str]
+
+
+class FilterEntry(BaseModel):
+    """One entry of a filter list: applies to tensors whose name contains `filter` (none = the default)."""
+
+    model_config = ConfigDict(extra="forbid")
+    filter: str | None = None
+    value: Scalar | list[float]
+
+
+ParameterValue = Union[Scalar, list[float], list[FilterEntry]]
+"""A scalar, a gradient (numbers interpolated across layers), or a filter list."""
+
+Parameters = dict[str, ParameterValue]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class InputModel(_Strict):
+    model: str
+    parameters: Parameters | None = None
+
+
+class SliceSource(_Strict):
+    model: str
+    layer_range: tuple[int, int]
+    parameters: Parameters | None = None
+
+    @field_validator("layer_range")
+    @classmethod
+    def _range_ok(cls, v: tuple[int, int]) -> tuple[int, int]:
+        if v[0] < 0 or v[1] < v[0]:
+            raise ValueError(f"layer_range {list(v)} must be [start, end) with 0 <= start <= end")
+        return v
+
+
+class Slice(_Strict):
+    sources: list[SliceSource] = Field(min_length=1)
+    base_model: str | None = None
+    parameters: Parameters | None = None
+
+
+class TokenizerConfig(_Strict):
+    source: str = "base"
+    tokens: dict[str, Any] | None = None
+    pad_to_multiple_of: int | None = None
+
+
+class Recipe(_Strict):
+    """A merge recipe. Exactly one of `models` and `slices`."""
+
+    merge_method: str
+    base_model: str | None = None
+    models: list[InputModel] | None = None
+    slices: list[Slice] | None = None
+    parameters: Parameters | None = None
+    dtype: str | None = None
+    out_dtype: str | None = None
+    tokenizer_source: str | None = None
+    tokenizer: TokenizerConfig | None = None
+    chat_template: str | None = None
+    name: str | None = None
+
+    @model_validator(mode="after")
+    def _models_or_slices(self) -> Recipe:
+        if (self.models is None) == (self.slices is None):
+            raise ValueError("give exactly one of 'models' and 'slices'")
+        if self.models is not None and not self.models:
+            raise ValueError("'models' is empty")
+        return self
+
+    def model_paths(self) -> list[str]:
+        """Every model the recipe names, base first, each once, in order of appearance."""
+        names: list[str] = [self.base_model] if self.base_model else []
+        if self.models:
+            names += [m.model for m in self.models]
+        for s in self.slices or []:
+            names += ([s.base_model] if s.base_model else []) + [src.model for src in s.sources]
+        return list(dict.fromkeys(names))
