@@ -1,3 +1,19 @@
 """Import every built-in method module so each registers itself."""
 
-from modelfusion.methods import linear, slerp  # noqa: F401
+from modelfusion.methods import (  # noqa: F401
+    arcee_fusion,
+    breadcrumbs,
+    dare,
+    della,
+    karcher,
+    linear,
+    model_stock,
+    multislerp,
+    nearswap,
+    nuslerp,
+    passthrough,
+    sce,
+    slerp,
+    task_arithmetic,
+    ties,
+)

@@ -32,6 +32,12 @@ class ParamSpec:
     high: float | None = None
     per_model: bool = False
     help: str = ""
+    arg: str | None = None
+    """The Python keyword the function takes it as, when the recipe name is not a valid one (e.g. `lambda`)."""
+
+    @property
+    def kwarg(self) -> str:
+        return self.arg or self.name
 
     def check(self, value: Any) -> str | None:
         """Return a problem description, or None if `value` is acceptable."""
@@ -88,7 +94,10 @@ class MergeMethod:
         base: torch.Tensor | None = None,
         generator: torch.Generator | None = None,
     ) -> torch.Tensor:
-        kwargs = dict(params)
+        kwargs = {}
+        for name, value in params.items():
+            spec = self.param(name)
+            kwargs[spec.kwarg if spec else name] = value
         if self.base_role != "none":
             kwargs["base"] = base
         if self.random:

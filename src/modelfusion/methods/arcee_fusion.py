@@ -1,0 +1,64 @@
+"""Arcee Fusion: take the other model's value only where its change from the base is important.
+
+Arcee AI 2025, "Meet MergeKit v0.1: Arcee Fusion" (blog); importance = |change| x KL divergence of the rows'
+softmax distributions, kept above a dynamic threshold (median + 1.5 IQR).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from modelfusion.methods.registry import register
+from modelfusion.methods.spec import MergeMethod
+
+KL_EPS = 1e-8
+
+
+def importance(other: torch.Tensor, base: torch.Tensor) -> torch.Tensor:
+    """s_j = |x_j - b_j| * KL(softmax(x) || softmax(b)) of the row (last dimension) holding j."""
+    p = torch.softmax(other, dim=-1) + KL_EPS
+    q = torch.softmax(base, dim=-1) + KL_EPS
+    kl = (p * torch.log(p / q)).sum(dim=-1, keepdim=True)
+    return (other - base).abs() * kl
+
+
+def quantile(flat: torch.Tensor, q: float) -> torch.Tensor:
+    """torch.quantile's linear interpolation, by selection (kthvalue): no sort, no 16M-element limit."""
+    pos = q * (flat.numel() - 1)
+    lo = int(pos)
+    low = flat.kthvalue(lo + 1).values
+    if pos == lo:
+        return low
+    high = flat.kthvalue(lo + 2).values
+    return low + (high - low) * (pos - lo)
+
+
+def dynamic_threshold(scores: torch.Tensor) -> torch.Tensor:
+    """median + 1.5 (Q3 - Q1) of the scores (a Tukey-style fence, from the median as mergekit does)."""
+    flat = scores.flatten()
+    q1, median, q3 = (quantile(flat, q) for q in (0.25, 0.5, 0.75))
+    return median + 1.5 * (q3 - q1)
+
+
+def arcee_fusion(tensors: list[torch.Tensor], *, base: torch.Tensor | None) -> torch.Tensor:
+    """theta = b + m (x - b), m_j = [importance_j > dynamic_threshold(importance)]."""
+    if base is None or len(tensors) != 1:
+        raise ValueError("arcee_fusion needs base_model and exactly one other model")
+    other = tensors[0]
+    scores = importance(other, base)
+    mask = scores > dynamic_threshold(scores)
+    return base + mask * (other - base)
+
+
+ARCEE_FUSION = register(
+    MergeMethod(
+        name="arcee_fusion",
+        fn=arcee_fusion,
+        params=(),
+        base_role="separate",
+        min_models=1,
+        max_models=1,
+        summary="Keep the base except where the other model's change is important (above a dynamic threshold).",
+        paper="Arcee AI 2025, MergeKit v0.1 / Arcee Fusion (blog)",
+    )
+)

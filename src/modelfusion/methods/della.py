@@ -1,0 +1,81 @@
+"""DELLA: magnitude-ranked random pruning (MagPrune), then add (della_linear) or TIES-merge (della).
+
+Deep et al. 2024, "DELLA-Merging: reducing interference in model merging through magnitude-based sampling"
+(arXiv:2406.11617).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from modelfusion.methods.registry import register
+from modelfusion.methods.sparsify import apply_mask, rank_sampled_mask
+from modelfusion.methods.spec import MergeMethod, ParamSpec
+from modelfusion.methods.task_vectors import merge_task_vectors, task_vector_params
+
+EPSILON = ParamSpec(
+    "epsilon",
+    float,
+    default=0.15,
+    low=0.0,
+    high=0.5,
+    per_model=True,
+    help="half-width of the keep-probability range; needs 0 < density - epsilon, density + epsilon < 1",
+)
+
+
+def _della(consensus: bool):
+    def della(
+        tensors: list[torch.Tensor],
+        *,
+        base: torch.Tensor | None,
+        weight: list[float],
+        density: list[float],
+        epsilon: list[float],
+        normalize: bool,
+        rescale: bool,
+        lambda_: float,
+        int8_mask: bool,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """Per row, rank r of |delta_ij| (0 = smallest of m): keep with p = density - eps + 2 eps r / (m - 1);
+        rescale survivors to the L1 norm of delta_i; then task arithmetic (della_linear) or TIES election (della).
+        """
+        return merge_task_vectors(
+            tensors,
+            base,
+            weight,
+            sparsifier=lambda d, i: apply_mask(d, rank_sampled_mask(d, density[i], epsilon[i], generator), rescale),
+            consensus=consensus,
+            normalize=normalize,
+            lambda_=lambda_,
+        )
+
+    return della
+
+
+PAPER = "Deep et al. 2024, DELLA-Merging, arXiv:2406.11617"
+
+DELLA = register(
+    MergeMethod(
+        name="della",
+        fn=_della(consensus=True),
+        params=task_vector_params(normalize=True, rescale=True, extra=(EPSILON,)),
+        base_role="separate",
+        random=True,
+        summary="Task vectors pruned at random with magnitude-ranked keep probabilities, then TIES-merged.",
+        paper=PAPER,
+    )
+)
+
+DELLA_LINEAR = register(
+    MergeMethod(
+        name="della_linear",
+        fn=_della(consensus=False),
+        params=task_vector_params(normalize=False, rescale=True, extra=(EPSILON,)),
+        base_role="separate",
+        random=True,
+        summary="Task vectors pruned at random with magnitude-ranked keep probabilities, then added.",
+        paper=PAPER,
+    )
+)

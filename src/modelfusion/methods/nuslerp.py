@@ -1,0 +1,70 @@
+"""NuSLERP: SLERP between two models (or their task vectors) with weights, whole-tensor or per row/column.
+
+Spherical interpolation after Shoemake 1985; the weighted, task-vector and row-wise forms are mergekit's
+`nuslerp` (Goddard et al. 2024, arXiv:2403.13257).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from modelfusion.methods.registry import register
+from modelfusion.methods.spec import MergeMethod, ParamSpec
+
+EPS = 1e-8
+
+
+def slerp_along(v0: torch.Tensor, v1: torch.Tensor, t: float, dim: int) -> torch.Tensor:
+    """slerp(v0, v1; t) = [sin((1-t) O) v0 + sin(t O) v1] / sin O for each vector along `dim`,
+    cos O = <v0/|v0|, v1/|v1|>; lerp (1-t) v0 + t v1 where sin O is ~0 (colinear)."""
+    u0 = v0 / v0.norm(dim=dim, keepdim=True).clamp_min(EPS)
+    u1 = v1 / v1.norm(dim=dim, keepdim=True).clamp_min(EPS)
+    cos = (u0 * u1).sum(dim=dim, keepdim=True).clamp(-1, 1)
+    theta = torch.arccos(cos)
+    sin = torch.sin(theta)
+    colinear = sin.abs() < EPS
+    safe = torch.where(colinear, torch.ones_like(sin), sin)
+    out = (torch.sin((1 - t) * theta) * v0 + torch.sin(t * theta) * v1) / safe
+    return torch.where(colinear, (1 - t) * v0 + t * v1, out)
+
+
+def nuslerp(
+    tensors: list[torch.Tensor],
+    *,
+    base: torch.Tensor | None,
+    weight: list[float],
+    nuslerp_flatten: bool,
+    nuslerp_row_wise: bool,
+) -> torch.Tensor:
+    """t = w_2 / (w_1 + w_2); theta = slerp(theta_1, theta_2; t), or with a base
+    theta = base + slerp(theta_1 - base, theta_2 - base; t). Flattened (one angle per tensor) by default; else
+    one angle per vector along the last dimension, or (nuslerp_row_wise, mergekit's naming) along the first."""
+    if len(tensors) != 2:
+        raise ValueError(f"nuslerp takes exactly two models besides the base, got {len(tensors)}")
+    if weight[0] + weight[1] == 0:
+        raise ValueError("nuslerp: the two weights sum to zero")
+    t = weight[1] / (weight[0] + weight[1])
+    v0, v1 = tensors if base is None else (tensors[0] - base, tensors[1] - base)
+    if nuslerp_flatten or v0.dim() < 2:
+        out = slerp_along(v0.flatten(), v1.flatten(), t, 0).reshape(v0.shape)
+    else:
+        out = slerp_along(v0, v1, t, 0 if nuslerp_row_wise else -1)
+    return out if base is None else base + out
+
+
+NUSLERP = register(
+    MergeMethod(
+        name="nuslerp",
+        fn=nuslerp,
+        params=(
+            ParamSpec("weight", float, required=True, per_model=True, help="relative weight; t = w2 / (w1 + w2)"),
+            ParamSpec("nuslerp_row_wise", bool, default=False, help="vectors along dim 0, not the last"),
+            ParamSpec("nuslerp_flatten", bool, default=True, help="one angle for the whole tensor"),
+        ),
+        base_role="optional",
+        min_models=2,
+        max_models=2,
+        summary="Weighted SLERP of two models, or of their task vectors when a base is given.",
+        paper="Shoemake 1985; mergekit, Goddard et al. 2024, arXiv:2403.13257",
+    )
+)

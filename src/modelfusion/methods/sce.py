@@ -1,0 +1,62 @@
+"""SCE (select, calculate, erase): variance-selected task vectors, weighted by their energy, TIES-merged.
+
+Wan et al. 2024, "FuseChat: knowledge fusion of chat models" (arXiv:2408.07990), section 3.3.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from modelfusion.methods.consensus import agreement_mask
+from modelfusion.methods.registry import register
+from modelfusion.methods.sparsify import keep_count
+from modelfusion.methods.spec import MergeMethod, ParamSpec
+from modelfusion.methods.task_vectors import combine, task_vectors
+
+
+def variance_mask(deltas: torch.Tensor, select_topk: float) -> torch.Tensor:
+    """Select: keep the floor(select_topk n) positions whose variance across the models is largest."""
+    n = deltas[0].numel()
+    k = keep_count(select_topk, n)
+    if k >= n:
+        return torch.ones_like(deltas[0], dtype=torch.bool)
+    if k == 0:
+        return torch.zeros_like(deltas[0], dtype=torch.bool)
+    var = deltas.var(dim=0, unbiased=False)
+    return var >= var.flatten().kthvalue(n - k + 1).values
+
+
+def energy_weights(deltas: torch.Tensor) -> torch.Tensor:
+    """Calculate: w_i = mean_j delta_ij^2 / sum_k mean_j delta_kj^2 (uniform if every delta is zero)."""
+    energy = deltas.pow(2).flatten(1).mean(dim=1)
+    total = energy.sum()
+    if total == 0:
+        return torch.full_like(energy, 1.0 / len(energy))
+    return energy / total
+
+
+def sce(tensors: list[torch.Tensor], *, base: torch.Tensor | None, select_topk: float, int8_mask: bool) -> torch.Tensor:
+    """delta_i = theta_i - theta_base, masked to the top-variance positions; w_i from `energy_weights`;
+    theta = theta_base + sum_i m_i w_i delta_i / sum_i m_i w_i, m the TIES sign-agreement mask of the
+    unweighted deltas (erase)."""
+    deltas = task_vectors(tensors, base)
+    deltas = deltas * variance_mask(deltas, select_topk)
+    weights = energy_weights(deltas).view(-1, *([1] * (deltas.dim() - 1)))
+    return base + combine(deltas, weights, agreement_mask(deltas), normalize=True)
+
+
+SCE = register(
+    MergeMethod(
+        name="sce",
+        fn=sce,
+        params=(
+            ParamSpec(
+                "select_topk", float, default=1.0, low=0.0, high=1.0, help="fraction of highest-variance positions kept"
+            ),
+            ParamSpec("int8_mask", bool, default=False, help="accepted for mergekit compatibility; masks are bool"),
+        ),
+        base_role="separate",
+        summary="Task vectors restricted to high-variance positions, weighted by their energy, TIES-merged.",
+        paper="Wan et al. 2024, FuseChat (SCE), arXiv:2408.07990",
+    )
+)

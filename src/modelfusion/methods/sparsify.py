@@ -1,0 +1,120 @@
+"""Sparsification of task vectors: which entries of a delta survive, and how the survivors are rescaled.
+
+Each function takes one task vector `delta` (any shape) and returns a new tensor of the same shape. Magnitude
+selections use `torch.kthvalue` (a selection, O(n)), never a full sort. Counts follow mergekit: with n entries,
+`k = floor(density * n)` are kept.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+
+def keep_count(density: float, n: int) -> int:
+    """floor(density * n), clipped to [0, n]."""
+    return max(0, min(n, int(density * n)))
+
+
+def _kth_smallest(values: torch.Tensor, k: int) -> torch.Tensor:
+    """The k-th smallest entry (1-based) of a flat tensor, by selection."""
+    return values.kthvalue(k).values
+
+
+def magnitude_mask(delta: torch.Tensor, density: float) -> torch.Tensor:
+    """Keep the k = floor(density * n) entries of largest |delta| (TIES "trim", Yadav et al. 2023).
+
+    mask_j = |delta_j| >= the (n - k + 1)-th smallest |delta|.
+    """
+    n = delta.numel()
+    k = keep_count(density, n)
+    if k >= n:
+        return torch.ones_like(delta, dtype=torch.bool)
+    if k == 0:
+        return torch.zeros_like(delta, dtype=torch.bool)
+    mag = delta.abs()
+    return mag >= _kth_smallest(mag.flatten(), n - k + 1)
+
+
+def outlier_mask(delta: torch.Tensor, density: float, gamma: float) -> torch.Tensor:
+    """Model Breadcrumbs mask (Davari & Belilovsky 2023): drop the largest and the smallest magnitudes.
+
+    With n entries, kept = floor(density n) and top = min(floor(gamma n), n - kept): the `top` largest |delta|
+    are dropped, then the n - kept - top smallest, so exactly the ranks [top, top + kept) (by descending |delta|)
+    survive.
+    """
+    n = delta.numel()
+    kept = keep_count(density, n)
+    top = min(keep_count(gamma, n), n - kept)
+    if kept == 0:
+        return torch.zeros_like(delta, dtype=torch.bool)
+    if kept == n:
+        return torch.ones_like(delta, dtype=torch.bool)
+    mag = delta.abs()
+    flat = mag.flatten()
+    mask = mag >= _kth_smallest(flat, n - top - kept + 1)
+    if top > 0:
+        mask &= mag <= _kth_smallest(flat, n - top)
+    return mask
+
+
+def random_mask(delta: torch.Tensor, density: float, generator: torch.Generator | None) -> torch.Tensor:
+    """DARE drop (Yu et al. 2023): keep each entry independently with probability `density`."""
+    if density >= 1:
+        return torch.ones_like(delta, dtype=torch.bool)
+    probs = torch.full_like(delta, density, dtype=torch.float32)
+    return torch.bernoulli(probs, generator=generator).bool()
+
+
+def rank_keep_probabilities(delta: torch.Tensor, density: float, epsilon: float) -> torch.Tensor:
+    """DELLA MagPrune probabilities (Deep et al. 2024), row by row (the last dimension).
+
+    Within a row of m entries, rank r = 0 .. m-1 by ascending |delta|; p_r = density - epsilon + 2 epsilon r/(m-1),
+    so the smallest magnitude is kept with probability density - epsilon and the largest with density + epsilon.
+    Ranks need an order, so this is one argsort per row (the only sort in the task-vector family).
+    """
+    if delta.dim() == 0:
+        return torch.full_like(delta, density, dtype=torch.float32)
+    rows = delta.reshape(-1, delta.shape[-1]).abs()
+    m = rows.shape[-1]
+    order = rows.argsort(dim=-1)
+    ranks = torch.empty_like(order)
+    ranks.scatter_(-1, order, torch.arange(m, device=delta.device).expand_as(order).contiguous())
+    step = 2 * epsilon / (m - 1) if m > 1 else 0.0
+    probs = (density - epsilon) + ranks.to(torch.float32) * step
+    return probs.reshape(delta.shape)
+
+
+def check_della(density: float, epsilon: float) -> None:
+    """DELLA needs 0 < density - epsilon and density + epsilon < 1 (unless density >= 1: nothing dropped)."""
+    if density < 1 and not (density - epsilon > 0 and density + epsilon < 1):
+        raise ValueError(
+            f"della: density - epsilon and density + epsilon must lie in (0, 1); got density={density}, "
+            f"epsilon={epsilon}"
+        )
+
+
+def rank_sampled_mask(
+    delta: torch.Tensor, density: float, epsilon: float, generator: torch.Generator | None
+) -> torch.Tensor:
+    """Keep entry j with probability p_j from `rank_keep_probabilities` (one Bernoulli draw each)."""
+    if density >= 1:
+        return torch.ones_like(delta, dtype=torch.bool)
+    check_della(density, epsilon)
+    return torch.bernoulli(rank_keep_probabilities(delta, density, epsilon), generator=generator).bool()
+
+
+def apply_mask(delta: torch.Tensor, mask: torch.Tensor, rescale: bool) -> torch.Tensor:
+    """delta * mask, times ||delta||_1 / ||delta * mask||_1 when `rescale` (mergekit's rescaling).
+
+    The L1 ratio keeps the task vector's total magnitude; for DARE it is close to the paper's 1 / density
+    (Yu et al. 2023), but exact for the draw at hand. An all-zero survivor set gives zeros.
+    """
+    kept = delta * mask
+    if not rescale:
+        return kept
+    kept_l1 = float(kept.abs().sum(dtype=torch.float64))
+    if kept_l1 == 0 or not math.isfinite(kept_l1):
+        return kept
+    return kept * (float(delta.abs().sum(dtype=torch.float64)) / kept_l1)
