@@ -1,10 +1,16 @@
-"""The registry of merge methods: name -> MergeMethod. Method modules register themselves on import."""
+"""The registry of merge methods: name -> MergeMethod. Method modules register themselves on import.
+
+Listing methods must not import torch (it takes seconds): the built-in method modules are imported under
+`torch_deferred()` (deferred_torch.py), so torch loads only when a method first runs.
+"""
 
 from __future__ import annotations
 
 import difflib
+import sys
 
 from modelfusion.errors import RecipeError
+from modelfusion.methods.deferred_torch import torch_deferred
 from modelfusion.methods.spec import MergeMethod
 
 _METHODS: dict[str, MergeMethod] = {}
@@ -22,7 +28,10 @@ def register(method: MergeMethod) -> MergeMethod:
 
 
 def _load_builtin() -> None:
-    import modelfusion.methods.builtin  # noqa: F401  (registers on import)
+    if "modelfusion.methods.builtin" in sys.modules:
+        return
+    with torch_deferred():
+        import modelfusion.methods.builtin  # noqa: F401  (registers on import)
 
 
 def get_method(name: str) -> MergeMethod:
