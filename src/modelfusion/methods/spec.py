@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import torch
+if TYPE_CHECKING:  # torch is imported lazily: listing methods must not load it
+    import torch
 
 BaseRole = Literal["none", "separate", "optional"]
 """How a method uses `base_model`:
@@ -61,7 +62,7 @@ class ParamSpec:
         return self.type(value)
 
 
-MergeFn = Callable[..., torch.Tensor]
+MergeFn = Callable[..., "torch.Tensor"]
 
 
 @dataclass(frozen=True)
