@@ -171,12 +171,12 @@ class _Builder:
                 mapping = {s.model: (s.layer_range[0] + k if s.layer_range else src_index) for s in sl.sources}
                 if sl.base_model and sl.base_model not in mapping:
                     mapping[sl.base_model] = src_index
-                t = layer_position(out_layer, self.out_layers)
+                t = layer_position(k, len(span))
                 for n in by_layer.get(src_index, []):
                     self.add_job(with_layer_index(n, out_layer), sl, mapping, t)
                 out_layer += 1
         for name in post:
-            self.add_job(name, self.slices[-1], {}, 1.0)
+            self.add_job(name, self.slices[-1], {}, 0.0)
 
     def out_config(self) -> dict | None:
         config = self.ckpts[self.reference].config

@@ -57,5 +57,10 @@ def is_pre_layer(name: str) -> bool:
 
 
 def layer_position(index: int, num_layers: int) -> float:
-    """Position t in [0, 1] of layer `index` among `num_layers`, used to evaluate gradients."""
-    return index / (num_layers - 1) if num_layers > 1 else 0.0
+    """Position t in [0, 1] of the `index`-th layer of a slice of `num_layers` layers, for gradients.
+
+    t = index / (num_layers - 1), counted within the slice (not the whole output), as mergekit 0.1.5 does:
+    a recipe with slices [0, 2) and [2, 4) evaluates a gradient at t = 0, 1, 0, 1. A one-layer slice gets
+    t = 1 (mergekit's value, measured). Tensors outside the layer stack are evaluated at t = 0.
+    """
+    return index / (num_layers - 1) if num_layers > 1 else 1.0

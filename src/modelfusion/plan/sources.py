@@ -29,13 +29,12 @@ class SliceSpec:
 
 def slices_of(recipe: Recipe) -> list[SliceSpec]:
     if recipe.models is not None:
-        return [
-            SliceSpec(
-                [Source(m.model, None, m.parameters) for m in recipe.models],
-                recipe.base_model,
-                None,
-            )
-        ]
+        sources = [Source(m.model, None, m.parameters) for m in recipe.models]
+        if recipe.base_model is not None and recipe.base_model not in {m.model for m in recipe.models}:
+            # as mergekit: in the `models:` form the base model is an input even when not listed
+            # (so `linear` averages it in with the top-level parameters); `slices:` take only their sources.
+            sources.append(Source(recipe.base_model, None, None))
+        return [SliceSpec(sources, recipe.base_model, None)]
     return [
         SliceSpec(
             [Source(s.model, tuple(s.layer_range), s.parameters) for s in sl.sources],
