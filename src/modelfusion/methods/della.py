@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 
 from modelfusion.methods.registry import register
-from modelfusion.methods.sparsify import apply_mask, rank_sampled_mask
+from modelfusion.methods.sparsify import apply_mask, della_range_problem, rank_sampled_mask
 from modelfusion.methods.spec import MergeMethod, ParamSpec
 from modelfusion.methods.task_vectors import merge_task_vectors, task_vector_params
 
@@ -56,6 +56,13 @@ def _della(consensus: bool):
 
 PAPER = "Deep et al. 2024, DELLA-Merging, arXiv:2406.11617"
 
+
+def _check(params: dict) -> str | None:
+    for density, epsilon in zip(params.get("density") or [], params.get("epsilon") or []):
+        if density is not None and epsilon is not None and (problem := della_range_problem(density, epsilon)):
+            return problem
+    return None
+
 DELLA = register(
     MergeMethod(
         name="della",
@@ -63,6 +70,7 @@ DELLA = register(
         params=task_vector_params(normalize=True, rescale=True, extra=(EPSILON,)),
         base_role="separate",
         random=True,
+        check_params=_check,
         summary="Task vectors pruned at random with magnitude-ranked keep probabilities, then TIES-merged.",
         paper=PAPER,
     )
@@ -75,6 +83,7 @@ DELLA_LINEAR = register(
         params=task_vector_params(normalize=False, rescale=True, extra=(EPSILON,)),
         base_role="separate",
         random=True,
+        check_params=_check,
         summary="Task vectors pruned at random with magnitude-ranked keep probabilities, then added.",
         paper=PAPER,
     )

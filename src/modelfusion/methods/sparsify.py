@@ -86,13 +86,14 @@ def rank_keep_probabilities(delta: torch.Tensor, density: float, epsilon: float)
     return probs.reshape(delta.shape)
 
 
-def check_della(density: float, epsilon: float) -> None:
+def della_range_problem(density: float, epsilon: float) -> str | None:
     """DELLA needs 0 < density - epsilon and density + epsilon < 1 (unless density >= 1: nothing dropped)."""
     if density < 1 and not (density - epsilon > 0 and density + epsilon < 1):
-        raise ValueError(
-            f"della: density - epsilon and density + epsilon must lie in (0, 1); got density={density}, "
-            f"epsilon={epsilon}"
+        return (
+            f"della: density - epsilon and density + epsilon must lie in (0, 1), got density={density}, "
+            f"epsilon={epsilon}; lower epsilon"
         )
+    return None
 
 
 def rank_sampled_mask(
@@ -101,7 +102,8 @@ def rank_sampled_mask(
     """Keep entry j with probability p_j from `rank_keep_probabilities` (one Bernoulli draw each)."""
     if density >= 1:
         return torch.ones_like(delta, dtype=torch.bool)
-    check_della(density, epsilon)
+    if problem := della_range_problem(density, epsilon):
+        raise ValueError(problem)
     return torch.bernoulli(rank_keep_probabilities(delta, density, epsilon), generator=generator).bool()
 
 

@@ -84,6 +84,8 @@ class MergeMethod:
     summary: str = ""
     paper: str = ""
     aliases: tuple[str, ...] = field(default_factory=tuple)
+    check_params: Callable[[dict[str, Any]], str | None] | None = None
+    """Cross-parameter check run at plan time on one tensor's resolved parameters: a problem, or None."""
 
     def param(self, name: str) -> ParamSpec | None:
         return next((p for p in self.params if p.name == name), None)

@@ -71,4 +71,7 @@ def resolve_params(
             ]
         else:
             out[spec.name] = _finish(spec, _first_set(global_levels, spec, tensor, t), tensor, None, problems)
+    problem = method.check_params(out) if method.check_params else None
+    if problem:
+        problems.add(problem)
     return out

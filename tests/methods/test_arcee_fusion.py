@@ -1,0 +1,33 @@
+import torch
+
+from modelfusion.methods import get_method
+from modelfusion.methods.arcee_fusion import arcee_fusion, quantile
+
+
+def test_takes_the_other_model_only_where_importance_is_above_the_fence():
+    g = torch.Generator().manual_seed(0)
+    base = torch.randn(8, 16, generator=g)
+    other = base + 0.05 * torch.randn(8, 16, generator=g)
+    p = torch.softmax(other, -1) + 1e-8
+    q = torch.softmax(base, -1) + 1e-8
+    score = (other - base).abs() * (p * (p / q).log()).sum(-1, keepdim=True)
+    q1, med, q3 = torch.quantile(score.flatten(), torch.tensor([0.25, 0.5, 0.75]))
+    mask = score > med + 1.5 * (q3 - q1)
+    assert 0 < int(mask.sum()) < mask.numel()
+    torch.testing.assert_close(arcee_fusion([other], base=base), torch.where(mask, other, base))
+
+
+def test_quantile_by_selection_matches_torch():
+    x = torch.randn(1001)
+    for q in (0.25, 0.5, 0.75, 0.333):
+        torch.testing.assert_close(quantile(x, q), torch.quantile(x, q))
+
+
+def test_identical_models_give_the_base():
+    base = torch.randn(4, 4)
+    torch.testing.assert_close(arcee_fusion([base.clone()], base=base), base)
+
+
+def test_spec():
+    m = get_method("arcee_fusion")
+    assert m.params == () and m.base_role == "separate" and m.max_models == 1
