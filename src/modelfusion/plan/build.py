@@ -10,9 +10,10 @@ from modelfusion.checkpoint import Checkpoint, TensorInfo
 from modelfusion.checkpoint.dtypes import NAME_TO_TORCH, is_float
 from modelfusion.errors import ModelFusionError
 from modelfusion.methods import MergeMethod, get_method
+from modelfusion.plan.config_check import config_problems
 from modelfusion.plan.job import COPY, InputRef, Job, MergePlan
+from modelfusion.plan.layer_config import restacked_config
 from modelfusion.plan.naming import (
-    NUM_LAYER_KEYS,
     count_layers,
     is_pre_layer,
     layer_index,
@@ -142,7 +143,7 @@ class _Builder:
             self.method, out_name, t, levels, [sl.parameters, self.recipe.parameters], self.problems
         )
         out = TensorInfo(out_name, ref_info.shape, out_dtype, "")
-        self.jobs.append(Job(out, self.method.name, inputs, base, params, self.compute_dtype))
+        self.jobs.append(Job(out, self.method.name, inputs, base, params, self.compute_dtype, self.dtype))
 
     @staticmethod
     def _name_in(src: Source, out_name: str, src_layer: dict[str, int | None]) -> str:
@@ -158,6 +159,7 @@ class _Builder:
         for name in pre:
             self.add_job(name, self.slices[0], {}, 0.0)
         out_layer = 0
+        self.layer_origins: list[tuple[str, int]] = []
         for sl in self.slices:
             first = sl.sources[0]
             first_ckpt = self.ckpts[first.model]
@@ -174,19 +176,20 @@ class _Builder:
                 t = layer_position(k, len(span))
                 for n in by_layer.get(src_index, []):
                     self.add_job(with_layer_index(n, out_layer), sl, mapping, t)
+                self.layer_origins.append((first.model, src_index))
                 out_layer += 1
         for name in post:
             self.add_job(name, self.slices[-1], {}, 0.0)
 
     def out_config(self) -> dict | None:
         config = self.ckpts[self.reference].config
-        if config is None or self.out_layers == self.ref_layers:
+        if config is None or self.layer_origins == [(self.reference, i) for i in range(self.ref_layers)]:
             return config
-        config = dict(config)
-        for key in NUM_LAYER_KEYS:
-            if key in config:
-                config[key] = self.out_layers
-        return config
+        if all(s.layer_range is None for sl in self.slices for s in sl.sources):
+            return config  # the `models:` form keeps every layer in place
+        configs = {m: c.config for m, c in self.ckpts.items()}
+        counts = {m: count_layers(c.infos, c.config) for m, c in self.ckpts.items()}
+        return restacked_config(config, self.ref_layers, self.layer_origins, configs, counts)
 
 
 def build_plan(
@@ -197,6 +200,8 @@ def build_plan(
     builder = _Builder(recipe, checkpoints, problems)
     builder.check_recipe()
     builder.build()
+    for problem in config_problems(checkpoints):
+        problems.add(problem)
     problems.raise_if_any()
     return MergePlan(
         jobs=builder.jobs,
