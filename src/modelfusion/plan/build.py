@@ -10,7 +10,6 @@ from modelfusion.checkpoint import Checkpoint, TensorInfo
 from modelfusion.checkpoint.dtypes import NAME_TO_TORCH, is_float
 from modelfusion.errors import ModelFusionError
 from modelfusion.methods import MergeMethod, get_method
-from modelfusion.plan.config_check import config_problems
 from modelfusion.plan.job import COPY, InputRef, Job, MergePlan
 from modelfusion.plan.layer_config import restacked_config
 from modelfusion.plan.naming import (
@@ -143,7 +142,7 @@ class _Builder:
             self.method, out_name, t, levels, [sl.parameters, self.recipe.parameters], self.problems
         )
         out = TensorInfo(out_name, ref_info.shape, out_dtype, "")
-        self.jobs.append(Job(out, self.method.name, inputs, base, params, self.compute_dtype, self.dtype))
+        self.jobs.append(Job(out, self.method.name, inputs, base, params, self.compute_dtype))
 
     @staticmethod
     def _name_in(src: Source, out_name: str, src_layer: dict[str, int | None]) -> str:
@@ -200,8 +199,6 @@ def build_plan(
     builder = _Builder(recipe, checkpoints, problems)
     builder.check_recipe()
     builder.build()
-    for problem in config_problems(checkpoints):
-        problems.add(problem)
     problems.raise_if_any()
     return MergePlan(
         jobs=builder.jobs,
