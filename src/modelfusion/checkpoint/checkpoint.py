@@ -56,7 +56,10 @@ class Checkpoint:
         for f in files:
             for name, info in f.infos.items():
                 if name in self.infos:
-                    raise CheckpointError(f"tensor '{name}' appears in two weight files", where=label)
+                    raise CheckpointError(
+                        f"tensor '{name}' appears in two weight files: {self.infos[name].file} and {info.file}",
+                        where=label,
+                    )
                 self.infos[name] = info
                 self._owner[name] = f
         self.config: dict | None = self._read_config()
@@ -73,7 +76,7 @@ class Checkpoint:
             return None
         try:
             config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        except (ValueError, RecursionError) as e:  # JSONDecodeError, UnicodeDecodeError, too deep
             raise CheckpointError(f"config.json is not valid JSON ({e})", where=str(folder)) from None
         if not isinstance(config, dict):
             raise CheckpointError("config.json is not a JSON object", where=str(folder))
@@ -117,9 +120,10 @@ def open_checkpoint(source: str | Path | Mapping[str, torch.Tensor], label: str 
     try:
         for f in files:
             opened.append(_open_file(f))
+        checkpoint = Checkpoint(label or str(path), opened, path)  # refuses a tensor held by two files
         if name_to_file is not None:
             _check_index_matches(path, name_to_file, opened)
-        return Checkpoint(label or str(path), opened, path)
+        return checkpoint
     except BaseException:
         for f in opened:
             f.close()
@@ -129,7 +133,7 @@ def open_checkpoint(source: str | Path | Mapping[str, torch.Tensor], label: str 
 def _check_index_matches(folder: Path, name_to_file: dict[str, Path], opened: list[TensorFile]) -> None:
     present = {name: Path(info.file).resolve() for f in opened for name, info in f.infos.items()}
     for name, file in name_to_file.items():
-        if present.get(name) != file:
+        if present.get(name) != file.resolve():
             raise CheckpointError(
                 f"index lists '{name}' in {file.name}, but that shard does not hold it", where=str(folder)
             )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from modelfusion.errors import CheckpointError
 
@@ -31,14 +31,26 @@ def _no_duplicate_keys(where: str):
 
 
 def read_index(index_path: Path) -> dict[str, Path]:
-    """Parse a sharded index: tensor name -> shard file. Shards must exist inside the model folder."""
+    """Parse a sharded index: tensor name -> shard file. Shards must be weight files inside the model folder.
+
+    The check is on the path as written ('../x', '/abs/x' and 'a/../../x' are refused); a shard that is a
+    symlink (as in the Hugging Face cache, where files link to ../../blobs/) is followed.
+    """
     where = str(index_path)
-    if index_path.stat().st_size > MAX_INDEX_BYTES:
-        raise CheckpointError("index file is implausibly large", where=where)
     try:
-        data = json.loads(index_path.read_text(encoding="utf-8"), object_pairs_hook=_no_duplicate_keys(where))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        if index_path.stat().st_size > MAX_INDEX_BYTES:
+            raise CheckpointError("index file is implausibly large", where=where)
+        text = index_path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise CheckpointError(f"cannot read: {e.strerror or e}", where=where) from None
+    except UnicodeDecodeError as e:
         raise CheckpointError(f"not valid JSON ({e})", where=where) from None
+    try:
+        data = json.loads(text, object_pairs_hook=_no_duplicate_keys(where))
+    except ValueError as e:  # JSONDecodeError, UnicodeDecodeError, over-long integers
+        raise CheckpointError(f"not valid JSON ({e})", where=where) from None
+    except RecursionError:
+        raise CheckpointError("not valid JSON (nested too deeply)", where=where) from None
     weight_map = data.get("weight_map") if isinstance(data, dict) else None
     if not isinstance(weight_map, dict) or not weight_map:
         raise CheckpointError("has no 'weight_map' object", where=where)
@@ -47,9 +59,12 @@ def read_index(index_path: Path) -> dict[str, Path]:
     for name, shard in weight_map.items():
         if not isinstance(shard, str) or not shard:
             raise CheckpointError(f"tensor '{name}' maps to {shard!r}, not a file name", where=where)
-        target = (folder / shard).resolve()
-        if folder not in target.parents:
+        relative = PurePosixPath(shard.replace("\\", "/"))
+        if relative.is_absolute() or ".." in relative.parts or PureWindowsPath(shard).drive:
             raise CheckpointError(f"tensor '{name}' points outside the model folder: {shard}", where=where)
+        if relative.suffix not in WEIGHT_SUFFIXES:
+            raise CheckpointError(f"tensor '{name}' is in '{shard}', which is not a weight file", where=where)
+        target = folder.joinpath(*relative.parts)
         if not target.is_file():
             raise CheckpointError(f"tensor '{name}' is in shard '{shard}', which does not exist", where=where)
         shards[name] = target

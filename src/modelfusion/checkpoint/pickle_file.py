@@ -13,10 +13,23 @@ from pathlib import Path
 
 import torch
 
+from modelfusion.checkpoint.dtypes import TORCH_TO_SAFETENSORS
 from modelfusion.checkpoint.tensor_info import TensorInfo
 from modelfusion.errors import CheckpointError
 
 NESTED_STATE_KEYS = ("state_dict", "model_state_dict", "model", "module", "params")
+SAFE_TORCH = (2, 6)
+"""torch.load(weights_only=True) could still run code before torch 2.6 (CVE-2025-32434)."""
+
+
+def _require_safe_torch(path: Path) -> None:
+    version = tuple(int(p) for p in torch.__version__.split("+")[0].split(".")[:2] if p.isdigit())
+    if version < SAFE_TORCH:
+        raise CheckpointError(
+            f"refused: torch {torch.__version__} cannot load pickles safely (torch >= 2.6 needed); "
+            "upgrade torch or convert the file to safetensors",
+            where=str(path),
+        )
 
 
 def _find_state_dict(obj: object) -> dict[str, torch.Tensor] | None:
@@ -46,8 +59,9 @@ class PickleFile:
         }
 
     def _load(self) -> dict[str, torch.Tensor]:
-        mmap_ok = zipfile.is_zipfile(self.path)
+        _require_safe_torch(self.path)
         try:
+            mmap_ok = zipfile.is_zipfile(self.path)
             obj = torch.load(self.path, map_location="cpu", weights_only=True, mmap=mmap_ok)
         except pickle.UnpicklingError as e:
             first = str(e).strip().splitlines()[0] if str(e).strip() else "unsafe pickle"
@@ -55,11 +69,22 @@ class PickleFile:
                 f"refused: this pickle is not a plain weights file and loading it could run code ({first})",
                 where=str(self.path),
             ) from None
-        except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as e:
-            raise CheckpointError(f"cannot load PyTorch checkpoint: {e}", where=str(self.path)) from None
+        except Exception as e:  # a hostile or broken file can fail in many ways inside torch.load
+            detail = (str(e).strip().splitlines() or [""])[0][:200]
+            raise CheckpointError(
+                f"cannot load PyTorch checkpoint (corrupt or truncated?): {type(e).__name__}: {detail}",
+                where=str(self.path),
+            ) from None
         state = _find_state_dict(obj)
         if state is None:
             raise CheckpointError("holds no tensors (expected a state dict)", where=str(self.path))
+        for name, t in state.items():
+            if t.layout != torch.strided or t.dtype not in TORCH_TO_SAFETENSORS or t.is_quantized:
+                raise CheckpointError(
+                    f"tensor '{name}' is a {t.layout} {t.dtype} tensor; only dense tensors of the "
+                    f"dtypes {', '.join(TORCH_TO_SAFETENSORS.values())} can be merged",
+                    where=str(self.path),
+                )
         return state
 
     def read(self, name: str) -> torch.Tensor:
