@@ -16,7 +16,7 @@ from modelfusion.checkpoint.publish import check_output_path, discard, make_stag
 from modelfusion.checkpoint.shard_layout import DEFAULT_SHARD_BYTES, ShardLayout, parse_size
 from modelfusion.checkpoint.shard_writer import ShardWriter
 from modelfusion.engine import run_plan
-from modelfusion.errors import PlanError, RecipeError
+from modelfusion.errors import PlanError
 from modelfusion.plan import COPY, Job, MergePlan, build_plan
 from modelfusion.plan.summary import PlanSummary, summarize
 from modelfusion.recipe import LoadedRecipe, Recipe, load_recipe, load_recipe_text, parse_recipe
@@ -104,14 +104,22 @@ def merge(
     random_seed: int = 0,
     on_start: Callable[[PlanSummary], None] | None = None,
     on_progress: Callable[[Job], None] | None = None,
+    cache_dir: str | Path | None = None,
+    on_stage: Callable[[int, str | None, Path, bool], None] | None = None,
 ) -> MergeResult:
     """Merge the models of `recipe` (a file path, YAML text, dict or Recipe) into the folder `out_dir`.
 
     Nothing is written until every check has passed; the output appears at `out_dir` only when complete.
+    A multi-stage recipe (`---`-separated, named stages) writes its last stage to `out_dir` and caches the
+    others under `cache_dir` (default $MODELFUSION_CACHE or ~/.cache/modelfusion), reused while unchanged;
+    `on_stage(index, name, folder, reused)` is called as each stage starts.
     """
     stages = _as_stages(recipe)
-    if len(stages) > 1:
-        raise RecipeError("multi-stage recipes are not supported yet")
+    if len(stages) > 1:  # every option but the recipe and OUT goes on to each stage (modelfusion.api_stages)
+        options = {k: v for k, v in locals().items() if k not in ("recipe", "out_dir", "stages")}
+        from modelfusion.api_stages import merge_stages
+
+        return merge_stages(stages, out_dir, **options)
     stage = stages[0]
     threads = threads or os.cpu_count() or 1
     shard_bytes = parse_size(out_shard_size)
