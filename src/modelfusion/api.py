@@ -15,6 +15,7 @@ from modelfusion.checkpoint.companions import copy_companions, write_model_card
 from modelfusion.checkpoint.publish import check_output_path, discard, make_staging, publish
 from modelfusion.checkpoint.shard_layout import DEFAULT_SHARD_BYTES, ShardLayout, parse_size
 from modelfusion.checkpoint.shard_writer import ShardWriter
+from modelfusion.checkpoint.tokenizer_files import write_tokenizer
 from modelfusion.engine import run_plan
 from modelfusion.errors import PlanError
 from modelfusion.plan import COPY, Job, MergePlan, build_plan
@@ -162,7 +163,10 @@ def _write(
         if index is not None:
             (staging / "model.safetensors.index.json").write_text(index, encoding="utf-8")
         base = plan.checkpoints[plan.base_model] if plan.base_model else None
-        copy_companions(base.folder if base else None, staging, plan.config, plan.out_dtype)
+        copy_companions(base.folder if base else None, staging, plan.config, plan.out_dtype, plan.tokenizer is not None)
+        if plan.tokenizer is not None:
+            tok = plan.tokenizer
+            write_tokenizer(plan.checkpoints[tok.source].folder, staging, tok.added, tok.ids)
         write_model_card(staging, list(plan.checkpoints), plan.recipe_text, plan.method)
         (staging / "modelfusion_recipe.yaml").write_text(plan.recipe_text, encoding="utf-8")
         publish(staging, out, overwrite)

@@ -17,10 +17,12 @@ import torch
 from modelfusion import __version__
 from modelfusion.checkpoint import Checkpoint, TensorInfo, open_checkpoint
 from modelfusion.checkpoint.shard_layout import DEFAULT_SHARD_BYTES, ShardLayout, parse_size
+from modelfusion.checkpoint.tokenizer_files import Vocab
 from modelfusion.errors import PlanError
 from modelfusion.plan import MergePlan, build_plan
 from modelfusion.plan.stages import check_stage_names, model_refs, path_identity, rename_models, stage_key
 from modelfusion.plan.summary import summarize
+from modelfusion.plan.vocab import checkpoint_vocab
 from modelfusion.recipe import LoadedRecipe, Recipe
 
 CACHE_ENV = "MODELFUSION_CACHE"
@@ -49,7 +51,10 @@ def planned_checkpoint(label: str, plan: MergePlan) -> Checkpoint:
     infos = {i.name: TensorInfo(i.name, i.shape, i.dtype, label) for i in plan.out_tensors}
     ckpt = Checkpoint(label, [_PlannedFile(infos)])
     ckpt.config = plan.config
-    ckpt.planned_vocab = getattr(plan, "out_vocab", None)  # the stage's output vocabulary, when known
+    if plan.tokenizer is not None:  # the stage's output vocabulary (else its base's, read from the base's folder)
+        ckpt.planned_vocab = Vocab(plan.tokenizer.ids, frozenset(t for t, special in plan.tokenizer.added if special))
+    elif plan.base_model is not None:
+        ckpt.planned_vocab = checkpoint_vocab(plan.checkpoints[plan.base_model])
     return ckpt
 
 

@@ -7,7 +7,7 @@ import hashlib
 import torch
 
 from modelfusion.methods import get_method
-from modelfusion.plan.job import COPY, Job, MergePlan
+from modelfusion.plan.job import COPY, InputRef, Job, MergePlan
 
 
 def tensor_seed(random_seed: int, tensor_name: str) -> int:
@@ -26,8 +26,11 @@ def run_job(plan: MergePlan, job: Job, device: torch.device) -> torch.Tensor:
     def load(model: str, name: str) -> torch.Tensor:
         return plan.checkpoints[model].read(name).to(device=device, dtype=job.compute_dtype)
 
-    tensors = [load(r.model, r.tensor) for r in job.inputs]
-    base = load(job.base.model, job.base.tensor) if job.base else None
+    def load_ref(r: InputRef) -> torch.Tensor:
+        return load(r.model, r.tensor) if r.realign is None else r.realign.apply(load)
+
+    tensors = [load_ref(r) for r in job.inputs]
+    base = load_ref(job.base) if job.base else None
     generator = None
     if method.random:
         generator = torch.Generator(device=device)

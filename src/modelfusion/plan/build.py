@@ -22,6 +22,7 @@ from modelfusion.plan.naming import (
 from modelfusion.plan.params import check_param_names, resolve_params
 from modelfusion.plan.problems import Problems
 from modelfusion.plan.sources import SliceSpec, Source, slices_of
+from modelfusion.plan.vocab import merged_models, plan_vocab, realign_job, with_vocab_size
 from modelfusion.recipe.schema import Recipe
 
 
@@ -54,6 +55,7 @@ class _Builder:
         self.ref_layers = count_layers(ref.infos, ref.config)
         self.out_layers = sum(s.num_layers or self.ref_layers for s in self.slices)
         self.jobs: list[Job] = []
+        self.vocab = plan_vocab(recipe, checkpoints, self.reference, merged_models(recipe, self.slices), problems)
 
     # -- checks made once per recipe -------------------------------------------------------------------
     def check_recipe(self) -> None:
@@ -98,6 +100,8 @@ class _Builder:
 
     # -- per tensor -------------------------------------------------------------------------------------
     def _input_info(self, model: str, name: str, ref: TensorInfo) -> TensorInfo | None:
+        if self.vocab is not None and ref.name in self.vocab.roles:  # rows realigned by realign_job
+            return self.ckpts[model].infos.get(name) or ref
         info = self.ckpts[model].infos.get(name)
         if info is None:
             self.problems.add(f"model {model} has no tensor '{name}'")
@@ -199,13 +203,16 @@ def build_plan(
     builder = _Builder(recipe, checkpoints, problems)
     builder.check_recipe()
     builder.build()
+    if builder.vocab is not None:
+        builder.jobs = [realign_job(job, builder.vocab) for job in builder.jobs]
     problems.raise_if_any()
     return MergePlan(
         jobs=builder.jobs,
         checkpoints=dict(checkpoints),
         method=recipe.merge_method,
         base_model=builder.reference,
-        config=builder.out_config(),
+        config=with_vocab_size(builder.out_config(), builder.vocab),
+        tokenizer=builder.vocab,
         out_dtype=builder.out_dtype,
         recipe_text=recipe_text,
         random_seed=random_seed,

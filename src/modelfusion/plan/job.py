@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from modelfusion.checkpoint import Checkpoint, TensorInfo
+
+if TYPE_CHECKING:
+    from modelfusion.plan.vocab import Realign, VocabPlan
 
 COPY = "copy"
 """Pseudo-method: the output tensor is the (single) input, unchanged (non-float tensors, passthrough)."""
@@ -20,6 +23,8 @@ class InputRef:
     """Key of the model in MergePlan.checkpoints."""
     tensor: str
     """Tensor name inside that model."""
+    realign: Realign | None = field(default=None, compare=False)
+    """Vocabulary tensors: rows gathered to the output vocabulary as the tensor is read (plan.vocab)."""
 
 
 @dataclass
@@ -43,6 +48,8 @@ class MergePlan:
     out_dtype: torch.dtype | None
     recipe_text: str = ""
     random_seed: int = 0
+    tokenizer: VocabPlan | None = None
+    """The merged vocabulary, when the recipe sets `tokenizer` / `tokenizer_source` (else the base's is copied)."""
 
     @property
     def out_tensors(self) -> list[TensorInfo]:

@@ -87,4 +87,13 @@ class Recipe(_Strict):
             names += [m.model for m in self.models]
         for s in self.slices or []:
             names += ([s.base_model] if s.base_model else []) + [src.model for src in s.sources]
-        return list(dict.fromkeys(names))
+        return list(dict.fromkeys(names + self.tokenizer_models()))
+
+    def tokenizer_models(self) -> list[str]:
+        """Models named by the tokenizer settings (a tokenizer source, or a `tokens:` entry's source)."""
+        tok = self.tokenizer
+        refs = [self.tokenizer_source, tok.source if tok else None]
+        for cfg in (tok.tokens or {}).values() if tok else ():
+            src = cfg.get("source") if isinstance(cfg, dict) else None
+            refs.append(src.get("model") if isinstance(src, dict) else src)
+        return [r for r in refs if isinstance(r, str) and r not in ("base", "union")]
