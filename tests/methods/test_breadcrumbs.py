@@ -34,6 +34,12 @@ def test_counts_follow_floor_rules():
         assert int((delta > delta[mask].max()).sum()) == top
 
 
+def test_equal_magnitudes_follow_ascending_index_order():
+    delta = torch.tensor([1.0, 1.0, 1.0, 1.0, 2.0, 2.0, 2.0, 2.0, 3.0, 3.0])
+    # ascending ranks in index order; density 0.7, gamma 0.1 keep ranks [2, 9)
+    assert outlier_mask(delta, 0.7, 0.1).tolist() == [False, False] + [True] * 7 + [False]
+
+
 def test_rescale_and_edge_cases():
     delta = torch.arange(1.0, 11.0)
     out = call(BREADCRUMBS, [delta], torch.zeros(10), rescale=True)

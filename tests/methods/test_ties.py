@@ -43,6 +43,13 @@ def test_trim_keeps_floor_density_n_largest():
             assert delta.abs()[mask].min() == 11 - kept
 
 
+def test_equal_magnitudes_keep_exactly_k_in_index_order():
+    delta = torch.tensor([1.0, -1.0, 1.0, 1.0, 2.0, -2.0, 2.0, 2.0, 3.0, 3.0])
+    mask = magnitude_mask(delta, 0.5)  # the two 3s and the first three 2s
+    assert mask.tolist() == [False] * 4 + [True, True, True, False, True, True]
+    assert int(magnitude_mask(torch.ones(10), 0.3).sum()) == 3
+
+
 def test_density_one_is_plain_disjoint_mean_and_rescale_keeps_l1():
     delta = torch.tensor([[3.0, -1.0], [0.5, -4.0]])
     out = run([delta], base=torch.zeros(2, 2), density=[0.5], rescale=True)

@@ -22,21 +22,16 @@ def importance(other: torch.Tensor, base: torch.Tensor) -> torch.Tensor:
     return (other - base).abs() * kl
 
 
-def quantile(flat: torch.Tensor, q: float) -> torch.Tensor:
-    """torch.quantile's linear interpolation, by selection (kthvalue): no sort, no 16M-element limit."""
-    pos = q * (flat.numel() - 1)
-    lo = int(pos)
-    low = flat.kthvalue(lo + 1).values
-    if pos == lo:
-        return low
-    high = flat.kthvalue(lo + 2).values
-    return low + (high - low) * (pos - lo)
+def lower_quantile(flat: torch.Tensor, q: float) -> torch.Tensor:
+    """The q-quantile without interpolation (torch.quantile's "lower": sorted[floor(q (n - 1))]), by selection
+    (kthvalue): no sort, and no 16M-element limit."""
+    return flat.kthvalue(int(q * (flat.numel() - 1)) + 1).values
 
 
 def dynamic_threshold(scores: torch.Tensor) -> torch.Tensor:
-    """median + 1.5 (Q3 - Q1) of the scores (a Tukey-style fence, from the median as mergekit does)."""
+    """median + 1.5 (Q3 - Q1) of the scores, quantiles without interpolation (as mergekit, measured)."""
     flat = scores.flatten()
-    q1, median, q3 = (quantile(flat, q) for q in (0.25, 0.5, 0.75))
+    q1, median, q3 = (lower_quantile(flat, q) for q in (0.25, 0.5, 0.75))
     return median + 1.5 * (q3 - q1)
 
 

@@ -12,7 +12,8 @@ import torch
 from modelfusion.methods.registry import register
 from modelfusion.methods.spec import MergeMethod, ParamSpec
 
-COS_EPS = 1e-8
+COS_EPS = 1e-6
+"""Floor of |delta_i| |delta_j| in the cosine (mergekit's value; matters only for tiny rows)."""
 
 
 def _cosine(a: torch.Tensor, b: torch.Tensor, dim: int | None) -> torch.Tensor:

@@ -9,28 +9,31 @@ import torch
 
 from modelfusion.methods.consensus import agreement_mask
 from modelfusion.methods.registry import register
-from modelfusion.methods.sparsify import keep_count
+from modelfusion.methods.sparsify import keep_count, rank_window
 from modelfusion.methods.spec import MergeMethod, ParamSpec
 from modelfusion.methods.task_vectors import combine, task_vectors
 
 
 def variance_mask(deltas: torch.Tensor, select_topk: float) -> torch.Tensor:
-    """Select: keep the floor(select_topk n) positions whose variance across the models is largest."""
-    n = deltas[0].numel()
-    k = keep_count(select_topk, n)
-    if k >= n:
-        return torch.ones_like(deltas[0], dtype=torch.bool)
-    if k == 0:
-        return torch.zeros_like(deltas[0], dtype=torch.bool)
+    """Select: keep the floor(select_topk n) positions whose variance across the models is largest (ties in
+    index order, by selection)."""
     var = deltas.var(dim=0, unbiased=False)
-    return var >= var.flatten().kthvalue(n - k + 1).values
+    return rank_window(-var, 0, keep_count(select_topk, var.numel()))
+
+
+UNIFORM_BELOW = 1e-6
+"""mergekit 0.1.5 uses uniform weights when sum_i mean_j delta_ij^2 is below this (measured as a black box)."""
 
 
 def energy_weights(deltas: torch.Tensor) -> torch.Tensor:
-    """Calculate: w_i = mean_j delta_ij^2 / sum_k mean_j delta_kj^2 (uniform if every delta is zero)."""
+    """Calculate: w_i = mean_j delta_ij^2 / sum_k mean_j delta_kj^2; uniform when that sum is < 1e-6.
+
+    The floor is mergekit's: it makes SCE a plain TIES-style disjoint mean for tensors whose task vectors are
+    small (|delta| ~ 1e-4 per entry, typical of fine-tunes), which modelfusion reproduces for equivalence.
+    """
     energy = deltas.pow(2).flatten(1).mean(dim=1)
-    total = energy.sum()
-    if total == 0:
+    total = float(energy.sum())
+    if total < UNIFORM_BELOW:
         return torch.full_like(energy, 1.0 / len(energy))
     return energy / total
 

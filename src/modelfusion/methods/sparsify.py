@@ -17,46 +17,45 @@ def keep_count(density: float, n: int) -> int:
     return max(0, min(n, int(density * n)))
 
 
-def _kth_smallest(values: torch.Tensor, k: int) -> torch.Tensor:
-    """The k-th smallest entry (1-based) of a flat tensor, by selection."""
-    return values.kthvalue(k).values
+def rank_window(values: torch.Tensor, low: int, high: int) -> torch.Tensor:
+    """Mask of the entries whose rank lies in [low, high), ranking by ascending value with ties broken by
+    position (a stable sort's order), computed by selection: two kthvalue calls and a cumulative count of the
+    tied boundary values, O(n), no sort."""
+    n = values.numel()
+    low, high = max(0, low), min(n, high)
+    if high <= low:
+        return torch.zeros_like(values, dtype=torch.bool)
+    if low == 0 and high == n:
+        return torch.ones_like(values, dtype=torch.bool)
+    flat = values.flatten()
+    first = flat.kthvalue(low + 1).values
+    last = flat.kthvalue(high).values
+    mask = (flat > first) & (flat < last)
+    for boundary in {float(first), float(last)}:
+        tied = flat == boundary
+        rank = (flat < boundary).sum() + tied.cumsum(0) - 1
+        mask |= tied & (rank >= low) & (rank < high)
+    return mask.view(values.shape)
 
 
 def magnitude_mask(delta: torch.Tensor, density: float) -> torch.Tensor:
     """Keep the k = floor(density * n) entries of largest |delta| (TIES "trim", Yadav et al. 2023).
 
-    mask_j = |delta_j| >= the (n - k + 1)-th smallest |delta|.
+    Ranks by descending |delta|, equal magnitudes in index order (mergekit keeps the earlier one too).
     """
-    n = delta.numel()
-    k = keep_count(density, n)
-    if k >= n:
-        return torch.ones_like(delta, dtype=torch.bool)
-    if k == 0:
-        return torch.zeros_like(delta, dtype=torch.bool)
-    mag = delta.abs()
-    return mag >= _kth_smallest(mag.flatten(), n - k + 1)
+    return rank_window(-delta.abs(), 0, keep_count(density, delta.numel()))
 
 
 def outlier_mask(delta: torch.Tensor, density: float, gamma: float) -> torch.Tensor:
     """Model Breadcrumbs mask (Davari & Belilovsky 2023): drop the largest and the smallest magnitudes.
 
     With n entries, kept = floor(density n) and top = min(floor(gamma n), n - kept): the `top` largest |delta|
-    are dropped, then the n - kept - top smallest, so exactly the ranks [top, top + kept) (by descending |delta|)
-    survive.
+    are dropped, then the n - kept - top smallest, so the ascending ranks [n - top - kept, n - top) survive.
     """
     n = delta.numel()
     kept = keep_count(density, n)
     top = min(keep_count(gamma, n), n - kept)
-    if kept == 0:
-        return torch.zeros_like(delta, dtype=torch.bool)
-    if kept == n:
-        return torch.ones_like(delta, dtype=torch.bool)
-    mag = delta.abs()
-    flat = mag.flatten()
-    mask = mag >= _kth_smallest(flat, n - top - kept + 1)
-    if top > 0:
-        mask &= mag <= _kth_smallest(flat, n - top)
-    return mask
+    return rank_window(delta.abs(), n - top - kept, n - top)
 
 
 def random_mask(delta: torch.Tensor, density: float, generator: torch.Generator | None) -> torch.Tensor:
