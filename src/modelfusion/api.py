@@ -12,12 +12,21 @@ import torch
 
 from modelfusion.checkpoint import Checkpoint, open_checkpoint
 from modelfusion.checkpoint.companions import copy_companions, write_model_card
-from modelfusion.checkpoint.publish import check_output_path, discard, make_staging, publish
+from modelfusion.checkpoint.publish import (
+    check_output_path,
+    discard,
+    lock_staging,
+    make_staging,
+    publish,
+    staging_key,
+    unlock_staging,
+)
 from modelfusion.checkpoint.shard_layout import DEFAULT_SHARD_BYTES, ShardLayout, parse_size
-from modelfusion.checkpoint.shard_writer import ShardWriter
 from modelfusion.checkpoint.tokenizer_files import write_tokenizer
 from modelfusion.engine import run_plan
-from modelfusion.errors import PlanError
+from modelfusion.engine.journal import remove_journal
+from modelfusion.engine.staged_write import write_shards
+from modelfusion.errors import OutputError, PlanError
 from modelfusion.plan import COPY, Job, MergePlan, build_plan
 from modelfusion.plan.summary import PlanSummary, summarize
 from modelfusion.recipe import LoadedRecipe, Recipe, load_recipe, load_recipe_text, parse_recipe
@@ -27,6 +36,8 @@ from modelfusion.recipe import LoadedRecipe, Recipe, load_recipe, load_recipe_te
 class MergeResult:
     out_dir: Path | None
     summary: PlanSummary
+    resumed: int = 0
+    """Tensors taken from an interrupted run's journal (resume=True) instead of being computed again."""
 
 
 def resolve_model_path(ref: str, recipe_file: Path | None) -> Path | None:
@@ -107,6 +118,8 @@ def merge(
     on_progress: Callable[[Job], None] | None = None,
     cache_dir: str | Path | None = None,
     on_stage: Callable[[int, str | None, Path, bool], None] | None = None,
+    resume: bool = False,
+    allow_nonfinite: bool = False,
 ) -> MergeResult:
     """Merge the models of `recipe` (a file path, YAML text, dict or Recipe) into the folder `out_dir`.
 
@@ -114,6 +127,8 @@ def merge(
     A multi-stage recipe (`---`-separated, named stages) writes its last stage to `out_dir` and caches the
     others under `cache_dir` (default $MODELFUSION_CACHE or ~/.cache/modelfusion), reused while unchanged;
     `on_stage(index, name, folder, reused)` is called as each stage starts.
+    `resume=True` continues an interrupted merge into the same `out_dir` (same recipe and inputs) from its
+    journal, with a bit-identical result. Inputs holding NaN / Inf are an error unless `allow_nonfinite`.
     """
     stages = _as_stages(recipe)
     if len(stages) > 1:  # every option but the recipe and OUT goes on to each stage (modelfusion.api_stages)
@@ -128,6 +143,7 @@ def merge(
     checkpoints = open_models(stage)
     try:
         plan = plan_stage(stage, checkpoints, random_seed)
+        plan.allow_nonfinite = allow_nonfinite
         layout = ShardLayout(plan.out_tensors, shard_bytes)
         summary = summarize(plan, threads, len(layout.shards))
         if dry_run:
@@ -135,8 +151,8 @@ def merge(
         check_output_path(out, plan.input_paths(), overwrite)
         if on_start:
             on_start(summary)
-        _write(plan, layout, out, threads, device, overwrite, on_progress)
-        return MergeResult(out, summary)
+        resumed = _write(plan, layout, out, threads, device, overwrite, on_progress, resume)
+        return MergeResult(out, summary, resumed)
     finally:
         for c in checkpoints.values():
             c.close()
@@ -150,15 +166,12 @@ def _write(
     device: str,
     overwrite: bool,
     on_progress: Callable[[Job], None] | None,
-) -> None:
-    staging = make_staging(out)
+    resume: bool = False,
+) -> int:
+    staging = make_staging(out, key=staging_key(out))
+    lock = lock_staging(staging)
     try:
-        writer = ShardWriter(staging, layout)
-        try:
-            run_plan(plan, lambda job, t: writer.write(job.out.name, t), threads, device, on_progress)
-            writer.sync()
-        finally:
-            writer.close()
+        resumed = write_shards(plan, layout, staging, threads, device, on_progress, resume)
         index = layout.index_json()
         if index is not None:
             (staging / "model.safetensors.index.json").write_text(index, encoding="utf-8")
@@ -169,10 +182,21 @@ def _write(
             write_tokenizer(plan.checkpoints[tok.source].folder, staging, tok.added, tok.ids)
         write_model_card(staging, list(plan.checkpoints), plan.recipe_text, plan.method)
         (staging / "modelfusion_recipe.yaml").write_text(plan.recipe_text, encoding="utf-8")
+        remove_journal(staging)
         publish(staging, out, overwrite)
+    except KeyboardInterrupt:
+        raise  # staging and journal kept: `--resume` continues from there
+    except OSError as e:  # disk full, file too large, I/O error
+        discard(staging)
+        raise OutputError(
+            f"{e.strerror or e}; nothing was published and temporary files were removed", where=e.filename or str(out)
+        ) from None
     except BaseException:
         discard(staging)
         raise
+    finally:
+        unlock_staging(lock)
+    return resumed
 
 
 def merge_state_dicts(
@@ -181,6 +205,7 @@ def merge_state_dicts(
     base: int | Mapping[str, torch.Tensor] | None = None,
     threads: int = 1,
     random_seed: int = 0,
+    allow_nonfinite: bool = False,
     **params: Any,
 ) -> dict[str, torch.Tensor]:
     """Merge in-memory state dicts; touches no files.
@@ -209,6 +234,7 @@ def merge_state_dicts(
         {"merge_method": method, "base_model": base_key, "models": models, "parameters": top or None}
     )
     plan = build_plan(recipe, ckpts, random_seed=random_seed)
+    plan.allow_nonfinite = allow_nonfinite
     result: dict[str, torch.Tensor] = {}
 
     def keep(job: Job, tensor: torch.Tensor) -> None:

@@ -23,6 +23,11 @@ from modelfusion.errors import CheckpointError
 MAX_HEADER_BYTES = 100 * 1024 * 1024
 
 
+def _is_count(value: object) -> bool:
+    """A non-negative JSON integer (bool is an int subclass in Python, but not a count)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
 class SafetensorsFile:
     """Header parsed and checked on open; tensor data mapped (MAP_PRIVATE: the file is never written)."""
 
@@ -52,9 +57,11 @@ class SafetensorsFile:
         except OSError as e:
             raise self._fail(f"cannot read: {e.strerror or e}") from None
         try:
-            header = json.loads(header_bytes)
-        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            header = json.loads(header_bytes, object_pairs_hook=self._no_duplicates)
+        except ValueError as e:  # JSONDecodeError, UnicodeDecodeError, over-long integers
             raise self._fail(f"header is not valid JSON ({e})") from None
+        except RecursionError:
+            raise self._fail("header JSON is nested too deeply") from None
         if not isinstance(header, dict):
             raise self._fail("header is not a JSON object")
         self._data_start = 8 + n
@@ -73,20 +80,28 @@ class SafetensorsFile:
             if b1 < e0:
                 raise self._fail(f"tensors '{n0}' and '{n1}' overlap in the file")
 
+    def _no_duplicates(self, pairs: list[tuple[str, object]]) -> dict[str, object]:
+        out: dict[str, object] = {}
+        for key, value in pairs:
+            if key in out:
+                raise self._fail(f"header names '{key}' twice")
+            out[key] = value
+        return out
+
     def _check_entry(self, name: str, entry: object, data_len: int) -> tuple[TensorInfo, int, int]:
         if not isinstance(entry, dict):
             raise self._fail(f"header entry for '{name}' is not an object")
         dtype_name = entry.get("dtype")
-        if dtype_name not in SAFETENSORS_TO_TORCH:
+        if not isinstance(dtype_name, str) or dtype_name not in SAFETENSORS_TO_TORCH:
             raise self._fail(f"tensor '{name}' has unknown dtype {dtype_name!r}")
         shape = entry.get("shape")
         offsets = entry.get("data_offsets")
-        if not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape):
+        if not isinstance(shape, list) or not all(_is_count(d) for d in shape):
             raise self._fail(f"tensor '{name}' has an invalid shape {shape!r}")
         if (
             not isinstance(offsets, list)
             or len(offsets) != 2
-            or not all(isinstance(o, int) for o in offsets)
+            or not all(_is_count(o) for o in offsets)
             or not 0 <= offsets[0] <= offsets[1]
         ):
             raise self._fail(f"tensor '{name}' has invalid data_offsets {offsets!r}")

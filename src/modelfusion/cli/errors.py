@@ -24,5 +24,5 @@ def user_errors() -> Iterator[None]:
         console.print(f"[bold red]error:[/] {e}", markup=True)
         raise typer.Exit(USER_ERROR_EXIT) from None
     except KeyboardInterrupt:
-        print("interrupted; nothing was written at the output path", file=sys.stderr)
+        print("interrupted; nothing was written at the output path (rerun with --resume to continue)", file=sys.stderr)
         raise typer.Exit(130) from None

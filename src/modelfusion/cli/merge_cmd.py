@@ -20,6 +20,12 @@ def merge_command(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUT once the new merge is complete."),
     random_seed: int = typer.Option(0, "--random-seed", help="Seed for random methods (DARE, DELLA)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    resume: bool = typer.Option(
+        False, "--resume", help="Continue an interrupted merge into OUT (same recipe and inputs) from its journal."
+    ),
+    allow_nonfinite: bool = typer.Option(
+        False, "--allow-nonfinite", help="Merge inputs that hold NaN or Inf instead of stopping with an error."
+    ),
 ) -> None:
     """Merge the models of RECIPE into the folder OUT."""
     from rich.console import Console
@@ -66,11 +72,14 @@ def merge_command(
                 out_shard_size=out_shard_size,
                 overwrite=overwrite,
                 random_seed=random_seed,
+                resume=resume,
+                allow_nonfinite=allow_nonfinite,
                 on_start=lambda s: progress.update(task, total=s.bytes_to_write),
                 on_progress=lambda job: progress.advance(task, job.out.nbytes),
             )
         s = result.summary
-        console.print(f"[green]merged[/] {s.tensors} tensors ({human_bytes(s.bytes_to_write)}) into {out}")
+        resumed = f" ({result.resumed} resumed from the interrupted run)" if resume else ""
+        console.print(f"[green]merged[/] {s.tensors} tensors ({human_bytes(s.bytes_to_write)}) into {out}{resumed}")
 
 
 def _print_summary(s) -> None:

@@ -6,6 +6,7 @@ import hashlib
 
 import torch
 
+from modelfusion.engine.finite import check_finite
 from modelfusion.methods import get_method
 from modelfusion.plan.job import COPY, InputRef, Job, MergePlan
 
@@ -16,15 +17,23 @@ def tensor_seed(random_seed: int, tensor_name: str) -> int:
     return int.from_bytes(digest, "little") & 0x7FFF_FFFF_FFFF_FFFF
 
 
+def _checked(plan: MergePlan, model: str, name: str, t: torch.Tensor) -> torch.Tensor:
+    """Inputs with NaN / Inf are an error unless the plan allows them (found as each tensor is read)."""
+    if plan.allow_nonfinite:
+        return t
+    return check_finite(t, name, plan.checkpoints[model].infos[name].file or model)
+
+
 def run_job(plan: MergePlan, job: Job, device: torch.device) -> torch.Tensor:
     """The output tensor of one job, on the CPU, in the output dtype."""
     if job.method == COPY:
         ref = job.inputs[0]
-        return plan.checkpoints[ref.model].read(ref.tensor)
+        return _checked(plan, ref.model, ref.tensor, plan.checkpoints[ref.model].read(ref.tensor))
     method = get_method(job.method)
 
     def load(model: str, name: str) -> torch.Tensor:
-        return plan.checkpoints[model].read(name).to(device=device, dtype=job.compute_dtype)
+        t = plan.checkpoints[model].read(name).to(device=device, dtype=job.compute_dtype)
+        return _checked(plan, model, name, t)
 
     def load_ref(r: InputRef) -> torch.Tensor:
         return load(r.model, r.tensor) if r.realign is None else r.realign.apply(load)

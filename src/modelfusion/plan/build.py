@@ -10,6 +10,7 @@ from modelfusion.checkpoint import Checkpoint, TensorInfo
 from modelfusion.checkpoint.dtypes import NAME_TO_TORCH, is_float
 from modelfusion.errors import ModelFusionError
 from modelfusion.methods import MergeMethod, get_method
+from modelfusion.plan.config_check import config_problems
 from modelfusion.plan.job import COPY, InputRef, Job, MergePlan
 from modelfusion.plan.layer_config import restacked_config
 from modelfusion.plan.naming import (
@@ -205,6 +206,8 @@ def build_plan(
     builder.build()
     if builder.vocab is not None:
         builder.jobs = [realign_job(job, builder.vocab) for job in builder.jobs]
+    for problem in config_problems(checkpoints):
+        problems.add(problem)
     problems.raise_if_any()
     return MergePlan(
         jobs=builder.jobs,

@@ -50,6 +50,8 @@ class MergePlan:
     random_seed: int = 0
     tokenizer: VocabPlan | None = None
     """The merged vocabulary, when the recipe sets `tokenizer` / `tokenizer_source` (else the base's is copied)."""
+    allow_nonfinite: bool = False
+    """Merge inputs that hold NaN / Inf instead of stopping with an error."""
 
     @property
     def out_tensors(self) -> list[TensorInfo]:

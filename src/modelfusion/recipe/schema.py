@@ -80,6 +80,15 @@ class Recipe(_Strict):
             raise ValueError("'models' is empty")
         return self
 
+    @model_validator(mode="after")
+    def _no_empty_model_names(self) -> Recipe:
+        refs = [self.base_model, *(m.model for m in self.models or [])]
+        for s in self.slices or []:
+            refs += [s.base_model, *(src.model for src in s.sources)]
+        if any(r is not None and not r.strip() for r in refs):
+            raise ValueError("a model reference is empty")
+        return self
+
     def model_paths(self) -> list[str]:
         """Every model the recipe names, base first, each once, in order of appearance."""
         names: list[str] = [self.base_model] if self.base_model else []

@@ -9,10 +9,17 @@ import yaml
 from modelfusion.errors import RecipeError
 
 MAX_RECIPE_BYTES = 1024 * 1024
+MAX_NODES = 100_000
+MAX_DEPTH = 64
 
 
 def load_documents(text: str, where: str) -> list[tuple[Any, dict[tuple, int]]]:
-    """Parse every YAML document in `text` (mergekit multi-stage recipes use `---`)."""
+    """Parse every YAML document in `text` (mergekit multi-stage recipes use `---`).
+
+    Hostile YAML is refused before it is built into Python objects: more than MAX_RECIPE_BYTES of text,
+    nesting deeper than MAX_DEPTH, or more than MAX_NODES nodes once aliases are expanded (a 'billion
+    laughs' alias bomb, or an alias that contains itself).
+    """
     if len(text.encode("utf-8", "replace")) > MAX_RECIPE_BYTES:
         raise RecipeError(f"recipe is larger than {MAX_RECIPE_BYTES // 1024} KiB; refusing to parse", where)
     try:
@@ -22,32 +29,48 @@ def load_documents(text: str, where: str) -> list[tuple[Any, dict[tuple, int]]]:
         line = f" (line {mark.line + 1})" if mark else ""
         problem = getattr(e, "problem", None) or str(e)
         raise RecipeError(f"invalid YAML{line}: {problem}", where) from None
-    try:
-        datas = list(yaml.safe_load_all(text))
-    except yaml.YAMLError as e:
-        raise RecipeError(f"invalid YAML: {e}", where) from None
+    except RecursionError:
+        raise RecipeError(f"invalid YAML: nested more than {MAX_DEPTH} levels deep", where) from None
     out = []
-    for node, data in zip(nodes, datas):
+    for node in nodes:
         if node is None:
             continue
-        lines: dict[tuple, int] = {}
-        _collect_lines(node, (), lines)
+        lines = _collect_lines(node, where)
+        try:
+            data = yaml.SafeLoader("").construct_document(node)
+        except yaml.YAMLError as e:
+            raise RecipeError(f"invalid YAML: {e}", where) from None
         out.append((data, lines))
     if not out:
         raise RecipeError("recipe is empty", where)
     return out
 
 
-def _collect_lines(node: yaml.Node, path: tuple, lines: dict[tuple, int]) -> None:
-    lines[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            k = key.value if isinstance(key, yaml.ScalarNode) else str(key.value)
-            lines[(*path, k)] = key.start_mark.line + 1
-            _collect_lines(value, (*path, k), lines)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            _collect_lines(item, (*path, i), lines)
+def _collect_lines(root: yaml.Node, where: str) -> dict[tuple, int]:
+    """The line of every key path; walks the node graph as it would expand, within the size budget."""
+    lines: dict[tuple, int] = {}
+    stack: list[tuple[yaml.Node, tuple]] = [(root, ())]
+    visited = 0
+    while stack:
+        node, path = stack.pop()
+        visited += 1
+        if visited > MAX_NODES or len(path) > MAX_DEPTH:
+            problem = (
+                f"more than {MAX_NODES} values once aliases are expanded"
+                if visited > MAX_NODES
+                else f"nested more than {MAX_DEPTH} levels deep"
+            )
+            raise RecipeError(f"refusing to load a recipe with {problem} (alias bomb or recursive alias?)", where)
+        lines.setdefault(path, node.start_mark.line + 1)  # a key's own line wins over its (block) value's
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                k = key.value if isinstance(key, yaml.ScalarNode) else "?"
+                lines[(*path, k)] = key.start_mark.line + 1
+                stack.append((key, (*path, "?key")))
+                stack.append((value, (*path, k)))
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend((item, (*path, i)) for i, item in enumerate(node.value))
+    return lines
 
 
 def line_of(lines: dict[tuple, int], loc: tuple) -> int | None:
