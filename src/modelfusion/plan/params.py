@@ -39,11 +39,14 @@ def _first_set(levels: Levels, spec: ParamSpec, tensor: str, t: float) -> Any:
     return None
 
 
-def _finish(spec: ParamSpec, value: Any, tensor: str, model: str | None, problems: Problems) -> Any:
+def _finish(spec: ParamSpec, value: Any, method: str, model: str | None, problems: Problems) -> Any:
     who = f" for model {model}" if model else ""
     if value is None:
-        if spec.required:
-            problems.add(f"method needs parameter '{spec.name}'{who} (tensor {tensor} and others)")
+        if spec.required:  # one message per parameter and model, not one per tensor
+            problems.add(
+                f"method '{method}' needs parameter '{spec.name}'{who} "
+                "(set it at the top level or per model, and end a filter list with an entry without 'filter')"
+            )
             return None
         return spec.default
     problem = spec.check(value)
@@ -66,11 +69,11 @@ def resolve_params(
     for spec in method.params:
         if spec.per_model:
             out[spec.name] = [
-                _finish(spec, _first_set(levels, spec, tensor, t), tensor, model, problems)
+                _finish(spec, _first_set(levels, spec, tensor, t), method.name, model, problems)
                 for model, levels in model_levels
             ]
         else:
-            out[spec.name] = _finish(spec, _first_set(global_levels, spec, tensor, t), tensor, None, problems)
+            out[spec.name] = _finish(spec, _first_set(global_levels, spec, tensor, t), method.name, None, problems)
     problem = method.check_params(out) if method.check_params else None
     if problem:
         problems.add(problem)
