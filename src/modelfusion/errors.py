@@ -29,7 +29,10 @@ class PlanError(UserError):
 
     def __init__(self, problems: list[str], where: str | None = None) -> None:
         self.problems = problems
-        head = f"{len(problems)} problem(s) found before reading any tensor:"
+        if len(problems) == 1:
+            super().__init__(problems[0], where)  # one problem: one line
+            return
+        head = f"{len(problems)} problems found before reading any tensor:"
         super().__init__(head + "".join(f"\n  - {p}" for p in problems), where)
 
 

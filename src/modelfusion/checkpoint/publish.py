@@ -25,8 +25,9 @@ def check_output_path(out: Path, inputs: list[Path], overwrite: bool) -> None:
     out_r = out.resolve()
     for src in inputs:
         src_r = src.resolve()
-        src_dir = src_r if src_r.is_dir() else src_r.parent
-        if out_r == src_dir or src_dir in out_r.parents:
+        if out_r == src_r:
+            raise OutputError(f"output is the input {src}: choose another path", where=str(out))
+        if src_r.is_dir() and src_r in out_r.parents:  # a lone weight file's folder is not a model folder
             raise OutputError(f"output is inside input model folder {src}: choose another path", where=str(out))
         if out_r in src_r.parents:
             raise OutputError(f"output folder would contain input {src}: choose another path", where=str(out))

@@ -14,6 +14,7 @@ USER_ERROR_EXIT = 2
 @contextlib.contextmanager
 def user_errors() -> Iterator[None]:
     from rich.console import Console
+    from rich.markup import escape
 
     from modelfusion.errors import UserError
 
@@ -21,7 +22,7 @@ def user_errors() -> Iterator[None]:
         yield
     except UserError as e:
         console = Console(stderr=True, highlight=False, soft_wrap=True)
-        console.print(f"[bold red]error:[/] {e}", markup=True)
+        console.print(f"[bold red]error:[/] {escape(str(e))}", markup=True)  # messages hold [shapes], paths
         raise typer.Exit(USER_ERROR_EXIT) from None
     except KeyboardInterrupt:
         print("interrupted; nothing was written at the output path (rerun with --resume to continue)", file=sys.stderr)

@@ -32,7 +32,10 @@ def run_job(plan: MergePlan, job: Job, device: torch.device) -> torch.Tensor:
     method = get_method(job.method)
 
     def load(model: str, name: str) -> torch.Tensor:
-        t = plan.checkpoints[model].read(name).to(device=device, dtype=job.compute_dtype)
+        t = plan.checkpoints[model].read(name)
+        if job.read_dtype is not None and t.dtype != job.read_dtype and t.is_floating_point():
+            t = t.to(job.read_dtype)
+        t = t.to(device=device, dtype=job.compute_dtype)
         return _checked(plan, model, name, t)
 
     def load_ref(r: InputRef) -> torch.Tensor:

@@ -73,7 +73,7 @@ class _Builder:
             n = len(self._merged_sources(sl))
             if m.base_role == "separate" and sl.base_model is None:
                 self.problems.add(f"method '{m.name}' needs base_model")
-            if n < m.min_models or (m.max_models is not None and n > m.max_models):
+            elif n < m.min_models or (m.max_models is not None and n > m.max_models):
                 want = (
                     f"exactly {m.min_models}"
                     if m.max_models == m.min_models
@@ -122,6 +122,9 @@ class _Builder:
             self.problems.add(f"model {first.model} has no tensor '{ref_name}'")
             return
         out_dtype = self.out_dtype or ref_info.dtype
+        if self.method is None:  # unknown method: still report every missing or mis-shaped input tensor
+            for s in sl.sources:
+                self._input_info(s.model, self._name_in(s, out_name, src_layer), ref_info)
         if not is_float(ref_info.dtype) or self.method is None:
             source = sl.base_model if sl.base_model in {s.model for s in sl.sources} else first.model
             src = next(s for s in sl.sources if s.model == source)
@@ -147,7 +150,7 @@ class _Builder:
             self.method, out_name, t, levels, [sl.parameters, self.recipe.parameters], self.problems
         )
         out = TensorInfo(out_name, ref_info.shape, out_dtype, "")
-        self.jobs.append(Job(out, self.method.name, inputs, base, params, self.compute_dtype))
+        self.jobs.append(Job(out, self.method.name, inputs, base, params, self.compute_dtype, self.dtype))
 
     @staticmethod
     def _name_in(src: Source, out_name: str, src_layer: dict[str, int | None]) -> str:

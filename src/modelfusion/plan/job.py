@@ -35,6 +35,9 @@ class Job:
     base: InputRef | None = None
     params: dict[str, Any] = field(default_factory=dict)
     compute_dtype: torch.dtype = torch.float32
+    read_dtype: torch.dtype | None = None
+    """The recipe's `dtype`: float inputs are rounded to it before being widened to compute_dtype (as mergekit
+    loads them in `dtype`), so float32 checkpoints merged with `dtype: bfloat16` match mergekit bit for bit."""
 
 
 @dataclass
