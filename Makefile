@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt pyproject.toml | md5sum | cut -c1-8)
 MERGEKIT := .peers/mergekit/bin/mergekit-yaml
 
-.PHONY: setup test lint peers demo bench clean
+.PHONY: setup test lint peers data demo bench clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -30,6 +30,17 @@ lint: setup
 
 test: setup peers lint
 	$(BIN)/python -m pytest -n 2 tests
+
+# Text corpora for the evaluation tasks (Debian packages; see docs/quality.md). Not needed by `make test`.
+DATA_FILES := /usr/share/wordnet/data.noun /usr/share/games/fortunes/law /usr/share/dictd/foldoc.dict.dz
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+data:
+	@ls $(DATA_FILES) >/dev/null 2>&1 || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q wordnet-base fortunes dict-foldoc; }
+
+# Fine-tunes two tasks (cached under bench/.cache/demo), merges them with TIES and a simple average, prints a table.
+demo: setup data
+	$(BIN)/python bench/demo.py
 
 clean:
 	rm -rf $(VENV) .peers build *.egg-info

@@ -1,0 +1,51 @@
+"""WordNet noun glosses labelled by lexicographer file (Debian package `wordnet-base`).
+
+Every synset line of `data.noun` holds its lexicographer file number (field 2; names from lexnames(5WN)), its
+words and, after `|`, its gloss. The example text is "first word: definition" (usage examples in quotes after
+the definition are dropped); the label is the lexicographer file without the `noun.` prefix (animal, plant, ...).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from modelfusion.evaluate.examples import Example
+from modelfusion.evaluate.sources.missing import clean, require
+
+WORDNET_DIR = Path("/usr/share/wordnet")
+NOUN_FILES = (
+    *("Tops", "act", "animal", "artifact", "attribute", "body", "cognition", "communication", "event", "feeling"),
+    *("food", "group", "location", "motive", "object", "person", "phenomenon", "plant", "possession", "process"),
+    *("quantity", "relation", "shape", "state", "substance", "time"),
+)
+"""Lexicographer files 03..28 in lexnames(5WN) order."""
+DEFAULT_CLASSES = ("animal", "artifact", "body", "food", "location", "person", "plant", "substance")
+
+
+def parse_noun_line(line: str) -> Example | None:
+    """One data.noun line -> Example, or None for license lines and malformed lines."""
+    if line.startswith("  ") or "|" not in line:
+        return None
+    fields, gloss = line.split("|", 1)
+    parts = fields.split()
+    if len(parts) < 5 or not parts[1].isdigit():
+        return None
+    number = int(parts[1]) - 3
+    if not 0 <= number < len(NOUN_FILES):
+        return None
+    word = parts[4].replace("_", " ")
+    definition = gloss.split('; "', 1)[0].strip().rstrip(";")
+    return Example(text=clean(f"{word}: {definition}"), label=NOUN_FILES[number])
+
+
+def load_wordnet(root: Path = WORDNET_DIR, classes: tuple[str, ...] = DEFAULT_CLASSES) -> list[Example]:
+    """Noun glosses whose lexicographer file is in `classes`."""
+    path = require(root / "data.noun", "apt-get install wordnet-base")
+    wanted = set(classes)
+    out = []
+    with path.open(encoding="utf-8", errors="replace") as f:
+        for line in f:
+            ex = parse_noun_line(line)
+            if ex is not None and ex.label in wanted:
+                out.append(ex)
+    return out

@@ -1,0 +1,52 @@
+"""A folder of trained task models, reused across runs: fine-tunes (encoder + head) and frozen-base probes.
+
+An entry's folder name carries a hash of everything that determines it (base model files, task name, training
+texts and labels, hyper-parameters, max_length), so a changed setting trains anew and an unchanged one is loaded.
+Entries are written atomically (see finetune.save_finetuned): a folder that exists is complete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+from modelfusion.evaluate.encoder import load_encoder
+from modelfusion.evaluate.finetune import FinetuneConfig, finetune, probe_task, save_finetuned
+from modelfusion.evaluate.head import save_head
+from modelfusion.evaluate.tasks import TextTask
+
+
+def _fingerprint(base: Path, task: TextTask, config: FinetuneConfig, max_length: int, kind: str) -> str:
+    h = hashlib.sha256()
+    for p in sorted(base.glob("*")):
+        if p.is_file():
+            h.update(f"{p.name}:{p.stat().st_size}".encode())
+    h.update((base / "config.json").read_bytes() if (base / "config.json").is_file() else b"")
+    h.update(json.dumps([kind, task.name, task.labels, asdict(config), max_length]).encode())
+    for ex in task.splits.train:
+        h.update(f"{ex.label}\t{ex.text}\n".encode())
+    return h.hexdigest()[:12]
+
+
+def finetuned_folder(base: Path, task: TextTask, root: Path, config: FinetuneConfig, max_length: int) -> Path:
+    """`root/<task>-<hash>/` with `encoder/` (HF folder) and `head.safetensors`, training it if not there yet."""
+    out = root / f"{task.name}-{_fingerprint(base, task, config, max_length, 'finetune')}"
+    if not (out / "head.safetensors").is_file():
+        encoder = load_encoder(base, max_length)
+        head = finetune(encoder, task, config)
+        save_finetuned(encoder, head, task.name, out)
+    return out
+
+
+def probe_head_file(base: Path, task: TextTask, root: Path, config: FinetuneConfig, max_length: int) -> Path:
+    """`root/<task>-probe-<hash>.safetensors`: a head trained on the frozen base encoder, trained if missing."""
+    out = root / f"{task.name}-probe-{_fingerprint(base, task, config, max_length, 'probe')}.safetensors"
+    if not out.is_file():
+        head = probe_task(load_encoder(base, max_length), task, config)
+        root.mkdir(parents=True, exist_ok=True)
+        partial = out.with_name(f".{out.name}.partial")
+        save_head(head, partial, task.name)
+        partial.replace(out)
+    return out
