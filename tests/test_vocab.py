@@ -178,3 +178,29 @@ def test_vocabulary_mismatch_is_a_plan_error_before_any_read(worded, tmp_path):
             merge(_linear(worded, "ab", "a", tokenizer={"source": "union", "tokens": bad}), tmp_path / "x")
         assert "has no token 'far'" in str(e.value) and "unknown source" in str(e.value)
     assert not (tmp_path / "x").exists()
+
+
+def test_multistage_union_then_union(worded, tmp_path):
+    """Stage 2 is planned against stage 1's planned vocabulary, then merged from the cached stage 1 output."""
+    stage1 = {**_linear(worded, "ab", "a", tokenizer={"source": "union"}), "name": "ab"}
+    stage2 = {**_linear(worded, "c", "a", tokenizer={"source": "union"}), "base_model": "ab"}
+    stage2["models"] = [{"model": "ab"}, {"model": str(worded["c"])}]
+    import yaml
+
+    text = yaml.safe_dump(stage1) + "---\n" + yaml.safe_dump(stage2)
+    out = tmp_path / "two"
+    merge(text, out, cache_dir=tmp_path / "cache", threads=1)
+    ab = next((tmp_path / "cache" / "stages").iterdir())
+    tokens1, rows1 = _expected_union_linear(worded, "ab", "a", EMB)
+    torch.testing.assert_close(_rows(ab), rows1, rtol=0, atol=1e-6)
+    vc = _vocab("c")
+    ec = _rows(worded["c"])
+    v1 = {t: i for i, t in enumerate(tokens1)}
+    final = json.loads((out / "tokenizer.json").read_text())
+    ids = dict(final["model"]["vocab"]) | {a["content"]: a["id"] for a in final["added_tokens"]}
+    assert sorted(ids, key=ids.get) == [*tokens1, "ran", "far"]
+    got = _rows(out)
+    for tok, i in ids.items():
+        r1 = rows1[v1[tok]] if tok in v1 else ec[vc[tok]]
+        rc = ec[vc[tok]] if tok in vc else rows1[v1[tok]]
+        torch.testing.assert_close(got[i], (r1 + rc) / 2, rtol=0, atol=1e-6)
