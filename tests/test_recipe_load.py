@@ -105,3 +105,21 @@ def test_malformed_recipes_are_recipe_errors(text, pattern):
 def test_missing_recipe_file_is_named(tmp_path):
     with pytest.raises(RecipeError, match="no such recipe file"):
         load_recipe(tmp_path / "nope.yaml")
+
+
+@pytest.mark.parametrize("value", ["[]", "[1, a]", "{a: 1}", "[{filter: mlp, value: {x: 1}}]"])
+def test_a_parameter_of_no_known_form_is_one_clear_problem(value):
+    text = f"merge_method: linear\nmodels:\n  - model: a\nparameters:\n  weight: {value}\n  normalize: true\n"
+    with pytest.raises(RecipeError) as exc:
+        load_recipe_text(text)
+    msg = str(exc.value)
+    assert msg.count("parameters.weight") == 1
+    assert "line 5: parameters.weight: must be a number, true/false, a list of numbers (a gradient) or a filter" in msg
+    assert "Input should be" not in msg
+
+
+def test_typo_inside_a_filter_entry_is_an_unknown_key():
+    text = "merge_method: linear\nmodels:\n  - model: a\nparameters:\n  weight:\n    - filtr: mlp\n      value: 1\n"
+    with pytest.raises(RecipeError) as exc:
+        load_recipe_text(text)
+    assert str(exc.value) == "recipe: line 6: unknown key 'parameters.weight.0.filtr' (did you mean 'filter'?)"

@@ -47,6 +47,41 @@ def _describe(err: dict, lines: dict[tuple, int]) -> str:
     return f"{at}{where}: {msg}"
 
 
+PARAMETER_FORMS = (
+    "must be a number, true/false, a list of numbers (a gradient) or a filter list "
+    "([{filter: NAME, value: ...}, {value: ...}])"
+)
+
+
+def _is_union_tag(part: object) -> bool:
+    """pydantic names each branch of a union in an error's location: 'float', 'list[float]', ..."""
+    return isinstance(part, str) and (part in ("bool", "int", "float", "str") or "[" in part)
+
+
+def _collapse_unions(errors: list[dict]) -> list[dict]:
+    """A parameter value that fits no form gets one error, not one per form pydantic tried; a typo inside a
+    filter entry stays an unknown-key error (and replaces the generic one)."""
+    out: list[dict] = []
+    typos: set[tuple] = set()
+    split = []
+    for err in errors:
+        loc = tuple(err["loc"])
+        i = next((k for k, part in enumerate(loc) if _is_union_tag(part)), None)
+        split.append((err, loc, i))
+        if i is not None and err["type"] == "extra_forbidden":
+            typos.add(loc[:i])
+    reported: set[tuple] = set()
+    for err, loc, i in split:
+        if i is None:
+            out.append(err)
+        elif err["type"] == "extra_forbidden":
+            out.append({**err, "loc": loc[:i] + tuple(p for p in loc[i + 1 :] if not _is_union_tag(p))})
+        elif loc[:i] not in typos and loc[:i] not in reported:
+            reported.add(loc[:i])
+            out.append({"type": "parameter_form", "loc": loc[:i], "msg": PARAMETER_FORMS})
+    return out
+
+
 def parse_recipe(data: object, lines: dict[tuple, int] | None = None, where: str = "recipe") -> schema.Recipe:
     """Validate one YAML document (already parsed) as a Recipe."""
     if not isinstance(data, dict):
@@ -54,7 +89,7 @@ def parse_recipe(data: object, lines: dict[tuple, int] | None = None, where: str
     try:
         return schema.Recipe.model_validate(data)
     except ValidationError as e:
-        problems = _dedupe([_describe(err, lines or {}) for err in e.errors()])
+        problems = _dedupe([_describe(err, lines or {}) for err in _collapse_unions(e.errors())])
         raise RecipeError("; ".join(problems[:8]), where) from None
 
 
