@@ -107,7 +107,7 @@ def test_missing_recipe_file_is_named(tmp_path):
         load_recipe(tmp_path / "nope.yaml")
 
 
-@pytest.mark.parametrize("value", ["[]", "[1, a]", "{a: 1}", "[{filter: mlp, value: {x: 1}}]"])
+@pytest.mark.parametrize("value", ["[[1, 2]]", "[1, a]", "{a: 1}", "[{filter: mlp, value: {x: 1}}]"])
 def test_a_parameter_of_no_known_form_is_one_clear_problem(value):
     text = f"merge_method: linear\nmodels:\n  - model: a\nparameters:\n  weight: {value}\n  normalize: true\n"
     with pytest.raises(RecipeError) as exc:
