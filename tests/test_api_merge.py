@@ -351,3 +351,22 @@ def test_merge_state_dicts_slerp_with_base_index():
     torch.testing.assert_close(out["w"].double(), want, atol=1e-6, rtol=1e-6)
     for sd in sds:
         assert out["w"].untyped_storage().data_ptr() != sd["w"].untyped_storage().data_ptr()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "pattern"),
+    [
+        ({"weight": [1.0]}, "weight: 1 value"),
+        ({"weight": [1.0, 2.0, 3.0]}, "weight: 3 value"),
+        ({"method": "slerp", "base": 5, "t": 0.5}, "base=5 is not an index"),
+        ({"method": "slerp", "t": 0.5}, "needs base_model"),
+        ({"method": "linaer"}, "did you mean 'linear'"),
+        ({"weight": [{"x": 1}, 2.0]}, "parameters.weight: must be a number"),
+    ],
+)
+def test_merge_state_dicts_bad_arguments_are_user_errors(kwargs, pattern):
+    from modelfusion.errors import UserError
+
+    sds = [{"w": torch.zeros(3)}, {"w": torch.ones(3)}]
+    with pytest.raises(UserError, match=pattern):
+        modelfusion.merge_state_dicts(sds, **kwargs)

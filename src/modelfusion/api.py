@@ -26,7 +26,7 @@ from modelfusion.checkpoint.tokenizer_files import write_tokenizer
 from modelfusion.engine import run_plan
 from modelfusion.engine.journal import remove_journal
 from modelfusion.engine.staged_write import write_shards
-from modelfusion.errors import OutputError, PlanError
+from modelfusion.errors import OutputError, PlanError, RecipeError
 from modelfusion.plan import COPY, Job, MergePlan, build_plan
 from modelfusion.plan.summary import PlanSummary, summarize
 from modelfusion.recipe import LoadedRecipe, Recipe, load_recipe, load_recipe_text, parse_recipe
@@ -220,19 +220,22 @@ def merge_state_dicts(
     ckpts = {k: open_checkpoint(sd, label=k) for k, sd in zip(keys, state_dicts)}
     base_key = None
     if isinstance(base, int):
+        if not -len(keys) <= base < len(keys):
+            raise RecipeError(f"base={base} is not an index into the {len(keys)} state dicts")
         base_key = keys[base]
     elif base is not None:
         base_key = "base"
         ckpts[base_key] = open_checkpoint(base, label="base")
     per_model = {p.name for p in spec.params if p.per_model}
+    for n, v in params.items():
+        if n in per_model and not isinstance(v, (int, float)) and len(list(v)) != len(keys):
+            raise RecipeError(f"{n}: {len(list(v))} value(s) for {len(keys)} state dicts (give one each, or a scalar)")
     models = []
     for i, k in enumerate(keys):
         mp = {n: list(v)[i] for n, v in params.items() if n in per_model and not isinstance(v, (int, float))}
         models.append({"model": k, "parameters": mp or None})
     top = {n: v for n, v in params.items() if n not in per_model or isinstance(v, (int, float))}
-    recipe = Recipe.model_validate(
-        {"merge_method": method, "base_model": base_key, "models": models, "parameters": top or None}
-    )
+    recipe = parse_recipe({"merge_method": method, "base_model": base_key, "models": models, "parameters": top or None})
     plan = build_plan(recipe, ckpts, random_seed=random_seed)
     plan.allow_nonfinite = allow_nonfinite
     result: dict[str, torch.Tensor] = {}
