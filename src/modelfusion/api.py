@@ -120,6 +120,7 @@ def merge(
     on_stage: Callable[[int, str | None, Path, bool], None] | None = None,
     resume: bool = False,
     allow_nonfinite: bool = False,
+    report: bool = False,
 ) -> MergeResult:
     """Merge the models of `recipe` (a file path, YAML text, dict or Recipe) into the folder `out_dir`.
 
@@ -129,6 +130,8 @@ def merge(
     `on_stage(index, name, folder, reused)` is called as each stage starts.
     `resume=True` continues an interrupted merge into the same `out_dir` (same recipe and inputs) from its
     journal, with a bit-identical result. Inputs holding NaN / Inf are an error unless `allow_nonfinite`.
+    `report=True` also writes merge_report.md (+ PNGs with the `plots` extra) into `out_dir`: per-layer statistics
+    of what the merge did (modelfusion.analysis.merge_report).
     """
     stages = _as_stages(recipe)
     if len(stages) > 1:  # every option but the recipe and OUT goes on to each stage (modelfusion.api_stages)
@@ -151,7 +154,13 @@ def merge(
         check_output_path(out, plan.input_paths(), overwrite)
         if on_start:
             on_start(summary)
-        resumed = _write(plan, layout, out, threads, device, overwrite, on_progress, resume)
+        before_publish = None
+        if report:
+            from modelfusion.analysis.merge_report import MergeReportCollector
+
+            plan.observer = collector = MergeReportCollector(plan)
+            before_publish = collector.write
+        resumed = _write(plan, layout, out, threads, device, overwrite, on_progress, resume, before_publish)
         return MergeResult(out, summary, resumed)
     finally:
         for c in checkpoints.values():
@@ -167,6 +176,7 @@ def _write(
     overwrite: bool,
     on_progress: Callable[[Job], None] | None,
     resume: bool = False,
+    before_publish: Callable[[Path], object] | None = None,
 ) -> int:
     staging = make_staging(out, key=staging_key(out))
     lock = lock_staging(staging)
@@ -182,6 +192,8 @@ def _write(
             write_tokenizer(plan.checkpoints[tok.source].folder, staging, tok.added, tok.ids)
         write_model_card(staging, list(plan.checkpoints), plan.recipe_text, plan.method)
         (staging / "modelfusion_recipe.yaml").write_text(plan.recipe_text, encoding="utf-8")
+        if before_publish is not None:
+            before_publish(staging)
         remove_journal(staging)
         publish(staging, out, overwrite)
     except KeyboardInterrupt:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from modelfusion.cli.compare_cmd import compare_command
+from modelfusion.cli.inspect_cmd import inspect_command
 from modelfusion.cli.merge_cmd import merge_command
 from modelfusion.cli.methods_cmd import methods_command
 
@@ -16,6 +18,8 @@ app = typer.Typer(
 )
 app.command("merge")(merge_command)
 app.command("methods")(methods_command)
+app.command("inspect")(inspect_command)
+app.command("compare")(compare_command)
 
 
 def run() -> None:

@@ -26,6 +26,9 @@ def merge_command(
     allow_nonfinite: bool = typer.Option(
         False, "--allow-nonfinite", help="Merge inputs that hold NaN or Inf instead of stopping with an error."
     ),
+    report: bool = typer.Option(
+        False, "--report", help="Also write merge_report.md (+ PNGs) into OUT: what the merge did, per layer."
+    ),
 ) -> None:
     """Merge the models of RECIPE into the folder OUT."""
     from rich.console import Console
@@ -74,12 +77,15 @@ def merge_command(
                 random_seed=random_seed,
                 resume=resume,
                 allow_nonfinite=allow_nonfinite,
+                report=report,
                 on_start=lambda s: progress.update(task, total=s.bytes_to_write),
                 on_progress=lambda job: progress.advance(task, job.out.nbytes),
             )
         s = result.summary
         resumed = f" ({result.resumed} resumed from the interrupted run)" if resume else ""
         console.print(f"[green]merged[/] {s.tensors} tensors ({human_bytes(s.bytes_to_write)}) into {out}{resumed}")
+        if report:
+            console.print(f"report: {out / 'merge_report.md'}")
 
 
 def _print_summary(s) -> None:

@@ -47,9 +47,17 @@ def run_job(plan: MergePlan, job: Job, device: torch.device) -> torch.Tensor:
     if method.random:
         generator = torch.Generator(device=device)
         generator.manual_seed(tensor_seed(plan.random_seed, job.out.name))
-    out = method(tensors, job.params, base=base, generator=generator)
+    observe = plan.observer
+    if observe is None:
+        out = method(tensors, job.params, base=base, generator=generator)
+    else:
+        copies = [t.clone() for t in tensors]
+        out = method(copies, job.params, base=None if base is None else base.clone(), generator=generator)
     if tuple(out.shape) != job.out.shape:
         raise RuntimeError(
             f"{job.method} returned shape {tuple(out.shape)} for {job.out.name}, planned {job.out.shape}"
         )
-    return out.to(device="cpu", dtype=job.out.dtype)
+    result = out.to(device="cpu", dtype=job.out.dtype)
+    if observe is not None:
+        observe(job, tensors, base, result)
+    return result
