@@ -6,6 +6,7 @@ import typer
 
 from modelfusion.cli.compare_cmd import compare_command
 from modelfusion.cli.inspect_cmd import inspect_command
+from modelfusion.cli.ensemble_cmd import ensemble_app
 from modelfusion.cli.merge_cmd import merge_command
 from modelfusion.cli.methods_cmd import methods_command
 
@@ -18,6 +19,7 @@ app = typer.Typer(
 )
 app.command("merge")(merge_command)
 app.command("methods")(methods_command)
+app.add_typer(ensemble_app, name="ensemble")
 app.command("inspect")(inspect_command)
 app.command("compare")(compare_command)
 

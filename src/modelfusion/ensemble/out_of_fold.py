@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 from sklearn.utils import _safe_indexing
+from sklearn.utils.validation import indexable
 
 from modelfusion.ensemble.frozen import is_frozen
 from modelfusion.ensemble.members import fit_member
@@ -38,6 +39,7 @@ def out_of_fold_outputs(
     n = len(y)
     if is_frozen(member):
         return output(member, X)
+    (X,) = indexable(X)
     result = None
     for train, test in splits:
         sw = None if sample_weight is None else sample_weight[train]

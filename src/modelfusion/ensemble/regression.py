@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from sklearn.base import RegressorMixin, clone
+from sklearn.base import RegressorMixin, TransformerMixin, clone
 from sklearn.linear_model import RidgeCV
 from sklearn.model_selection import check_cv
 from sklearn.utils.validation import check_is_fitted, column_or_1d
@@ -38,7 +38,7 @@ class AveragingEnsembleRegressor(RegressorMixin, MemberEnsemble):
         return {n: float(wi / w.sum()) for n, wi in zip(self.member_names_, w)}
 
 
-class StackingEnsembleRegressor(RegressorMixin, MemberEnsemble):
+class StackingEnsembleRegressor(RegressorMixin, TransformerMixin, MemberEnsemble):
     """y = g(f_1(x), ..., f_m(x)[, x]); g (`final_estimator`, default RidgeCV) is trained on out-of-fold member
     predictions (cv=k, default 5). cv='prefit' trains g on in-sample predictions of fitted members: RISKY (see
     `StackingEnsemble`)."""
@@ -69,6 +69,7 @@ class StackingEnsembleRegressor(RegressorMixin, MemberEnsemble):
         return self.stack_.transform(X)
 
     def predict(self, X: Any) -> np.ndarray:
+        check_is_fitted(self, "final_estimator_")
         return self.final_estimator_.predict(self.transform(X))
 
     def member_weights(self) -> dict[str, float]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 from typing import Any
 
@@ -25,6 +26,24 @@ def pick_method(name: str, member: Any, stack_method: str, classifier: bool) -> 
     raise ValueError(f"member {name!r} has no {' / '.join(order)}")
 
 
+def member_output(
+    member: Any, X: Any, *, name: str, method: str, classifier: bool, labels: np.ndarray | None
+) -> np.ndarray:
+    """One member's block of meta-features: probabilities aligned to `labels` (first column dropped for 2 labels,
+    as scikit-learn does), decision values, one-hot predicted labels, or (regression) the prediction."""
+    if not classifier:
+        return np.asarray(member.predict(X), dtype=np.float64).reshape(-1, 1)
+    if method == "predict_proba":
+        proba = np.asarray(member.predict_proba(X), dtype=np.float64)
+        out = np.zeros((proba.shape[0], len(labels)))
+        out[:, class_positions(member.classes_, labels, name)] = proba
+        return out[:, 1:] if len(labels) == 2 else out
+    if method == "decision_function":
+        d = np.asarray(member.decision_function(X), dtype=np.float64)
+        return d.reshape(-1, 1) if d.ndim == 1 else d
+    return np.eye(len(labels))[class_positions(member.predict(X), labels, name)]
+
+
 class StackFeatures:
     """Computes [f_1(x) | ... | f_m(x) | x]; remembers which columns belong to which member."""
 
@@ -33,24 +52,6 @@ class StackFeatures:
         self.stack_method = stack_method
         self.passthrough = passthrough
         self.classifier = classifier
-
-    def _output(self, name: str, method: str, frozen: bool):
-        def output(member: Any, X: Any) -> np.ndarray:
-            if method == "predict" and not self.classifier:
-                return np.asarray(member.predict(X), dtype=np.float64).reshape(-1, 1)
-            labels = np.asarray(member.classes_) if frozen else self.classes
-            if method == "predict_proba":
-                proba = np.asarray(member.predict_proba(X), dtype=np.float64)
-                out = np.zeros((proba.shape[0], len(labels)))
-                out[:, class_positions(member.classes_, labels, name)] = proba
-                return out[:, 1:] if len(labels) == 2 else out
-            if method == "decision_function":
-                d = np.asarray(member.decision_function(X), dtype=np.float64)
-                return d.reshape(-1, 1) if d.ndim == 1 else d
-            idx = class_positions(member.predict(X), labels, name)
-            return np.eye(len(labels))[idx]
-
-        return output
 
     def fit(
         self,
@@ -64,7 +65,16 @@ class StackFeatures:
         self.classes = classes
         names, members = check_members(self.estimators)
         self.methods_ = [pick_method(n, m, self.stack_method, self.classifier) for n, m in zip(names, members)]
-        self.outputs_ = [self._output(n, meth, is_frozen(m)) for n, m, meth in zip(names, members, self.methods_)]
+        self.outputs_ = [
+            functools.partial(
+                member_output,
+                name=n,
+                method=meth,
+                classifier=self.classifier,
+                labels=np.asarray(m.classes_) if (self.classifier and is_frozen(m)) else classes,
+            )
+            for n, m, meth in zip(names, members, self.methods_)
+        ]
         if splits is None:
             for name, member in zip(names, members):
                 try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from sklearn.base import ClassifierMixin, clone
+from sklearn.base import ClassifierMixin, TransformerMixin, clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import check_cv
 from sklearn.preprocessing import LabelEncoder
@@ -19,7 +19,7 @@ from modelfusion.ensemble.stack_features import StackFeatures
 STACK_METHODS = ("auto", "predict_proba", "decision_function", "predict")
 
 
-class StackingEnsemble(ClassifierMixin, MemberEnsemble):
+class StackingEnsemble(ClassifierMixin, TransformerMixin, MemberEnsemble):
     """Stacked generalisation (Wolpert 1992): y = g(f_1(x), ..., f_m(x)[, x]) with g = `final_estimator`.
 
     cv=k (default 5, stratified) trains g on out-of-fold member outputs: the output for row j comes from a member
@@ -76,16 +76,19 @@ class StackingEnsemble(ClassifierMixin, MemberEnsemble):
         return self.stack_.transform(X)
 
     def predict(self, X: Any) -> np.ndarray:
+        check_is_fitted(self, "final_estimator_")
         return self.final_estimator_.predict(self.transform(X))
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """The final estimator's probabilities, columns aligned to `classes_`."""
+        check_is_fitted(self, "final_estimator_")
         proba = self.final_estimator_.predict_proba(self.transform(X))
         out = np.zeros((proba.shape[0], len(self.classes_)))
         out[:, class_positions(self.final_estimator_.classes_, self.classes_, "final_estimator")] = proba
         return out
 
     def decision_function(self, X: Any) -> np.ndarray:
+        check_is_fitted(self, "final_estimator_")
         return self.final_estimator_.decision_function(self.transform(X))
 
     def member_weights(self) -> dict[str, float]:

@@ -132,7 +132,8 @@ class TorchNetClassifier(ClassifierMixin, _TorchNet):
         return torch.log_softmax(self._forward(X), dim=1).numpy()
 
     def predict(self, X: Any) -> np.ndarray:
-        return self.classes_[np.argmax(self._forward(X).numpy(), axis=1)]
+        scores = self._forward(X).numpy()
+        return self.classes_[np.argmax(scores, axis=1)]
 
 
 class TorchNetRegressor(RegressorMixin, _TorchNet):

@@ -51,6 +51,7 @@ class VotingEnsemble(ClassifierMixin, MemberEnsemble):
     def predict_proba(self, X: Any) -> np.ndarray:
         """Weighted mean of member probabilities ('soft'), softmax of weighted mean log-probabilities ('logit'),
         or the normalised weighted vote counts ('hard'). Columns follow `classes_`."""
+        check_is_fitted(self, "estimators_")
         w = self._weights()
         if self.voting == "hard":
             votes = self._vote_counts(X, w)
@@ -72,6 +73,7 @@ class VotingEnsemble(ClassifierMixin, MemberEnsemble):
         return counts
 
     def predict(self, X: Any) -> np.ndarray:
+        check_is_fitted(self, "estimators_")
         if self.voting == "hard":
             return self.classes_[np.argmax(self._vote_counts(X, self._weights()), axis=1)]
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
