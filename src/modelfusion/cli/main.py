@@ -5,8 +5,8 @@ from __future__ import annotations
 import typer
 
 from modelfusion.cli.compare_cmd import compare_command
-from modelfusion.cli.inspect_cmd import inspect_command
 from modelfusion.cli.ensemble_cmd import ensemble_app
+from modelfusion.cli.inspect_cmd import inspect_command
 from modelfusion.cli.merge_cmd import merge_command
 from modelfusion.cli.methods_cmd import methods_command
 
