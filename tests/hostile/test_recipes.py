@@ -43,3 +43,17 @@ def test_bad_recipe_is_refused_cleanly(case: str, tmp_path: Path) -> None:
         result = run_cli("merge", recipe, out, "-q")
     assert time.perf_counter() - start < 20, "hostile recipe took too long to refuse"
     assert_clean_failure(result, out, EXPECTED[case], "recipe.yaml")
+
+
+def test_weights_summing_to_zero_is_a_recipe_error(tmp_path: Path) -> None:
+    """A method that cannot use its parameters (linear with weights 1 and -1): exit 2, names method and tensor."""
+    a, b = good_model(tmp_path / "a", seed=0), good_model(tmp_path / "b", seed=1)
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(
+        f"merge_method: linear\nmodels:\n  - model: {a}\n    parameters: {{weight: 1.0}}\n"
+        f"  - model: {b}\n    parameters: {{weight: -1.0}}\n"
+    )
+    out = tmp_path / "out"
+    with untouched(a, b):
+        result = run_cli("merge", recipe, out, "-q")
+    assert_clean_failure(result, out, "method 'linear' cannot merge tensor", "sum to zero")

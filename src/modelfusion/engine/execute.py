@@ -7,6 +7,7 @@ import hashlib
 import torch
 
 from modelfusion.engine.finite import check_finite
+from modelfusion.errors import RecipeError
 from modelfusion.methods import get_method
 from modelfusion.plan.job import COPY, InputRef, Job, MergePlan
 
@@ -48,11 +49,14 @@ def run_job(plan: MergePlan, job: Job, device: torch.device) -> torch.Tensor:
         generator = torch.Generator(device=device)
         generator.manual_seed(tensor_seed(plan.random_seed, job.out.name))
     observe = plan.observer
-    if observe is None:
-        out = method(tensors, job.params, base=base, generator=generator)
-    else:
-        copies = [t.clone() for t in tensors]
-        out = method(copies, job.params, base=None if base is None else base.clone(), generator=generator)
+    try:
+        if observe is None:
+            out = method(tensors, job.params, base=base, generator=generator)
+        else:
+            copies = [t.clone() for t in tensors]
+            out = method(copies, job.params, base=None if base is None else base.clone(), generator=generator)
+    except ValueError as e:  # a method's way to say its parameters cannot be used (e.g. weights summing to 0)
+        raise RecipeError(f"method '{job.method}' cannot merge tensor '{job.out.name}': {e}") from None
     if tuple(out.shape) != job.out.shape:
         raise RuntimeError(
             f"{job.method} returned shape {tuple(out.shape)} for {job.out.name}, planned {job.out.shape}"

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Union
+from typing import Annotated, Any, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Scalar = Union[bool, int, float, str]
+Gradient = Annotated[list[float], Field(min_length=1)]
+"""Numbers spread evenly over the layers (at least one)."""
 
 
 class FilterEntry(BaseModel):
@@ -14,10 +16,10 @@ class FilterEntry(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     filter: str | None = None
-    value: Scalar | list[float]
+    value: Scalar | Gradient
 
 
-ParameterValue = Union[Scalar, list[float], list[FilterEntry]]
+ParameterValue = Union[Scalar, Gradient, Annotated[list[FilterEntry], Field(min_length=1)]]
 """A scalar, a gradient (numbers interpolated across layers), or a filter list."""
 
 Parameters = dict[str, ParameterValue]
