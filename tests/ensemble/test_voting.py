@@ -49,7 +49,8 @@ def test_logit_averaging_of_raw_logits_equals_softmax_of_mean_logits():
 
 def test_hard_voting_counts_weighted_votes(wine):
     X, y = wine
-    members = [("lr", LogisticRegression(max_iter=500)), ("nb", GaussianNB()), ("dt", DecisionTreeClassifier(random_state=0))]
+    dt = DecisionTreeClassifier(random_state=0)
+    members = [("lr", LogisticRegression(max_iter=500)), ("nb", GaussianNB()), ("dt", dt)]
     preds = [m.fit(X[::2], y[::2]).predict(X) for _, m in members]
     w = np.array([1.0, 1.0, 2.5])
     classes = np.unique(y)

@@ -6,7 +6,28 @@ from pathlib import Path
 
 import torch
 
-WORDS = "good great fine nice happy bad awful poor sad terrible movie film plot actor the a is was very not".split()
+WORDS = [
+    "good",
+    "great",
+    "fine",
+    "nice",
+    "happy",
+    "bad",
+    "awful",
+    "poor",
+    "sad",
+    "terrible",
+    "movie",
+    "film",
+    "plot",
+    "actor",
+    "the",
+    "a",
+    "is",
+    "was",
+    "very",
+    "not",
+]
 
 
 def save_tiny_text_classifier(folder: Path, seed: int = 0, num_labels: int = 2) -> Path:
