@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from unittest import mock
 
 import pytest
@@ -204,3 +205,27 @@ def test_multistage_union_then_union(worded, tmp_path):
         r1 = rows1[v1[tok]] if tok in v1 else ec[vc[tok]]
         rc = ec[vc[tok]] if tok in vc else rows1[v1[tok]]
         torch.testing.assert_close(got[i], (r1 + rc) / 2, rtol=0, atol=1e-6)
+
+
+def test_other_per_token_tensors_are_realigned(worded, tmp_path):
+    """An LM-head bias (one entry per token) is realigned with the same rules as the embedding rows."""
+    from safetensors.torch import save_file
+
+    folders = {}
+    for k in "ab":
+        folder = tmp_path / k
+        shutil.copytree(worded[k], folder)
+        sd = load_file(folder / "model.safetensors")
+        sd["lm_head.bias"] = torch.arange(len(_vocab(k)), dtype=torch.float32) * (10 if k == "a" else 100)
+        save_file(sd, folder / "model.safetensors", metadata={"format": "pt"})
+        folders[k] = folder
+    out = tmp_path / "out"
+    merge(_linear(folders, "ab", "a", tokenizer={"source": "union"}), out, threads=1)
+    va, vb = _vocab("a"), _vocab("b")
+    union = list(dict.fromkeys([*va, *vb]))
+    expected = []
+    for tok in union:
+        ra = 10.0 * va[tok] if tok in va else 100.0 * vb[tok]
+        rb = 100.0 * vb[tok] if tok in vb else 10.0 * va[tok]
+        expected.append((ra + rb) / 2)
+    torch.testing.assert_close(_rows(out, "lm_head.bias"), torch.tensor(expected), rtol=0, atol=1e-5)

@@ -118,7 +118,8 @@ def checkpoint_vocab(ckpt: Checkpoint) -> Vocab | None:
 
 
 def vocab_tensors(ckpt: Checkpoint) -> dict[str, str]:
-    """role -> tensor name: 'embed' (pre-layer, rows = vocab) and 'head' (the LM head; the embedding if tied)."""
+    """role -> tensor name: 'embed' (pre-layer, rows = vocab), 'head' (the LM head; the embedding if tied), and
+    'rows:<name>' for other tensors outside the layer stack with one row per token (e.g. an LM-head bias)."""
     infos = ckpt.infos
     candidates = [i for n, i in infos.items() if layer_index(n) is None and len(i.shape) == 2]
     embeds = [i for i in candidates if is_pre_layer(i.name) and "position" not in i.name and "wpe" not in i.name]
@@ -131,6 +132,10 @@ def vocab_tensors(ckpt: Checkpoint) -> dict[str, str]:
         out["head"] = heads[0].name
     elif (ckpt.config or {}).get("tie_word_embeddings", True):
         out["head"] = embed.name
+    for name, info in infos.items():  # other tensors with one entry per token (an LM head's bias, ...)
+        outside = layer_index(name) is None and not is_pre_layer(name) and name not in out.values()
+        if outside and 1 <= len(info.shape) <= 2 and info.shape[0] == embed.shape[0]:
+            out[f"rows:{name}"] = name
     return out
 
 
@@ -151,7 +156,7 @@ def mismatch_problems(recipe: Recipe, ckpts: Mapping[str, Checkpoint], models: l
         return [f"vocabulary mismatch: the embeddings have different numbers of rows ({sizes}); {fix}"]
     vocabs = {m: v for m in models if (v := checkpoint_vocab(ckpts[m])) is not None}
     for m, v in vocabs.items():
-        for tok, i in v.ids.items():
+        for tok, i in sorted(v.ids.items(), key=lambda kv: kv[1]):  # report the lowest conflicting id
             for other, w in vocabs.items():
                 j = w.ids.get(tok)
                 if j is not None and j != i:
@@ -254,9 +259,10 @@ def plan_vocab(
         if role == "embed" or name != ref_roles["embed"]:
             plan.roles[name] = role
     tensors = {m: vocab_tensors(ckpts[m]) for m in ckpts}
-    missing_roles = [m for m in models if set(ref_roles) - set(tensors[m])]
+    missing_roles = {m: sorted(set(ref_roles) - set(tensors[m])) for m in models if set(ref_roles) - set(tensors[m])}
     if missing_roles:
-        problems.add(f"no token embedding / LM head found in {', '.join(missing_roles)}")
+        for m, roles in missing_roles.items():
+            problems.add(f"model {m} has no vocabulary tensor(s) {roles} to align (the reference {reference} has)")
         return None
     width = ckpts[reference].infos[ref_roles["embed"]].shape[1:]
     for m in models:
