@@ -66,7 +66,7 @@ def test_hf_cache_style_symlinked_shards_are_followed(tmp_path: Path) -> None:
     for f in real.iterdir():
         (blobs / f.name).write_bytes(f.read_bytes())
         (snap / f.name).symlink_to(Path("../..") / "blobs" / f.name)
-    with open_checkpoint(snap) as ckpt:
+    with untouched(blobs, snap), open_checkpoint(snap) as ckpt:
         expected = {**load_file(str(real / "model-00001-of-00002.safetensors"))}
         expected.update(load_file(str(real / "model-00002-of-00002.safetensors")))
         assert set(ckpt.infos) == set(expected)
@@ -80,8 +80,11 @@ def test_valid_model_passes_config_check(tmp_path: Path, good: Path) -> None:
 
     other = good_model(tmp_path / "other", seed=5)
     out = tmp_path / "out"
-    assert run_cli("merge", linear_recipe(tmp_path, [good, other]), out, "-q").exit_code == 0
+    with untouched(good, other):
+        assert run_cli("merge", linear_recipe(tmp_path, [good, other]), out, "-q").exit_code == 0
     for kind in ("bert", "gpt2"):
         models = [save_tiny_model(kind, tmp_path / f"{kind}{i}", seed=i) for i in range(2)]
-        result = run_cli("merge", linear_recipe(tmp_path, models, f"{kind}.yaml"), tmp_path / f"o{kind}", "--dry-run")
+        recipe = linear_recipe(tmp_path, models, f"{kind}.yaml")
+        with untouched(*models):
+            result = run_cli("merge", recipe, tmp_path / f"o{kind}", "--dry-run")
         assert result.exit_code == 0, result.output
