@@ -73,8 +73,9 @@ def both(tmp_path_factory):
     models["a2"] = save_worded_llama(root / "a2", WORDS["a"], seed=5, layers=4)
     recipes = _recipes(models)
     codes = {name: f"mfrecipestage{i}" for i, name in enumerate(recipes)}
+    docs = [{"name": codes[n], **r} for n, r in recipes.items()] + _two_stages(models)
     config = root / "all.yaml"
-    config.write_text(yaml.safe_dump_all([{"name": codes[n], **r} for n, r in recipes.items()], sort_keys=False))
+    config.write_text(yaml.safe_dump_all(docs, sort_keys=False))
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "CUDA_VISIBLE_DEVICES": ""}
     cmd = [str(MULTI), str(config), "--intermediate-dir", str(root / "mk"), "--no-lazy", "--quiet"]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
@@ -83,7 +84,32 @@ def both(tmp_path_factory):
     for name, recipe in recipes.items():
         merge(recipe, root / "mf" / name, threads=1)
         ours[name] = root / "mf" / name
-    return {n: (root / "mk" / codes[n], ours[n]) for n in recipes}
+    merge(yaml.safe_dump_all(_two_stages(models), sort_keys=False), root / "mf" / "staged", cache_dir=root / "cache")
+    pairs = {n: (root / "mk" / codes[n], ours[n]) for n in recipes}
+    return pairs | {"staged": (root / "mk" / "mfstagedfinal", root / "mf" / "staged")}
+
+
+def _two_stages(m: dict[str, Path]) -> list[dict]:
+    """A multi-stage recipe: a union-vocabulary soup, then SLERP of that soup with model a (named stages)."""
+    first = {
+        "name": "mfstagedsoup",
+        "merge_method": "linear",
+        "dtype": "float32",
+        "parameters": {"weight": 1.0},
+        "base_model": str(m["a"]),
+        "models": [{"model": str(m["a"])}, {"model": str(m["b"])}],
+        "tokenizer": {"source": "union"},
+    }
+    second = {
+        "name": "mfstagedfinal",
+        "merge_method": "slerp",
+        "dtype": "float32",
+        "base_model": "mfstagedsoup",
+        "models": [{"model": "mfstagedsoup"}, {"model": str(m["c"])}],
+        "parameters": {"t": [0.2, 0.7]},
+        "tokenizer": {"source": "union"},
+    }
+    return [first, second]
 
 
 def _load(folder: Path):
@@ -103,7 +129,7 @@ def test_frankenmerge_matches_mergekit(both):
     assert worst == 0.0
 
 
-@pytest.mark.parametrize("name", ["union", "named"])
+@pytest.mark.parametrize("name", ["union", "named", "staged"])
 def test_tokenizer_alignment_matches_mergekit_by_token(both, name):
     (mk, mk_config, mk_ids), (mf, mf_config, mf_ids) = (_load(f) for f in both[name])
     assert set(mf_ids) == set(mk_ids)
