@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from modelfusion.analysis.compare import short_labels
 from modelfusion.analysis.module_kind import group_of, module_kind
 
 
@@ -35,3 +36,9 @@ def test_module_kind(name, kind):
 def test_group_of():
     assert group_of("model.layers.12.mlp.up_proj.weight") == (12, "mlp")
     assert group_of("model.norm.weight") == (None, "norm")
+
+
+def test_short_labels_are_unique():
+    assert short_labels(["/a/x", "/b/y"]) == ["x", "y"]
+    assert short_labels(["/a/m", "/b/m", "/c/z"]) == ["a/m", "b/m", "z"]
+    assert short_labels(["/a/m", "/a/m"]) == ["a/m", "a/m#2"]

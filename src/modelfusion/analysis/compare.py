@@ -31,11 +31,17 @@ class Comparison:
 
 
 def short_labels(refs: Sequence[str]) -> list[str]:
-    """Readable, unique labels: the last path component, with the parent folder added when two collide."""
+    """Readable, unique labels: the last path component, with the parent folder added when two collide, and #2, #3
+    for a path given more than once."""
     names = [Path(r).name or str(r) for r in refs]
-    if len(set(names)) == len(names):
-        return names
-    return [f"{Path(r).parent.name}/{Path(r).name}" if names.count(n) > 1 else n for r, n in zip(refs, names)]
+    if len(set(names)) < len(names):
+        names = [f"{Path(r).parent.name}/{Path(r).name}" if names.count(n) > 1 else n for r, n in zip(refs, names)]
+    seen: dict[str, int] = {}
+    unique = []
+    for n in names:
+        seen[n] = seen.get(n, 0) + 1
+        unique.append(n if seen[n] == 1 else f"{n}#{seen[n]}")
+    return unique
 
 
 def _skip_reason(name: str, base: Checkpoint, models: dict[str, Checkpoint]) -> str | None:

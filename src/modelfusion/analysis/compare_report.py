@@ -101,7 +101,6 @@ def comparison_plots(c: Comparison, folder: Path, prefix: str = "") -> list[tupl
             f"sign-conflict rate at density {c.density:g}: layer × module",
             folder / name,
             vmin=0,
-            vmax=1,
             cmap="magma",
         )
         images.append((f"Sign-conflict rate (TIES, density {c.density:g}) per layer and module type", name))

@@ -47,7 +47,9 @@ def heatmap(
     for r, row in enumerate(masked):
         for c, v in enumerate(row):
             if not math.isnan(v):
-                ax.text(c, r, f"{v:.2f}", ha="center", va="center", fontsize=7, color="black")
+                red, green, blue, _ = image.cmap(image.norm(v))
+                light = 0.299 * red + 0.587 * green + 0.114 * blue > 0.5
+                ax.text(c, r, f"{v:.2f}", ha="center", va="center", fontsize=7, color="black" if light else "white")
     ax.set_title(title, fontsize=10)
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
     fig.tight_layout()
