@@ -12,7 +12,8 @@ import torch
 from modelfusion.checkpoint import Checkpoint, TensorInfo
 
 if TYPE_CHECKING:
-    from modelfusion.plan.vocab import Realign, VocabPlan
+    from modelfusion.plan.realign import Realign
+    from modelfusion.plan.vocab import VocabPlan
 
 COPY = "copy"
 """Pseudo-method: the output tensor is the (single) input, unchanged (non-float tensors, passthrough)."""
