@@ -79,3 +79,11 @@ def test_mismatched_vocabularies_are_refused(lms):
 def test_loads_from_local_folder(tiny_gpt2s):
     ens = LogitEnsemble([str(tiny_gpt2s[0]), tiny_gpt2s[1]])
     assert ens.vocab_size == 128 and ens.generate(torch.tensor([[1, 2]]), 3).shape == (1, 5)
+
+
+def test_left_padded_batch_equals_each_prompt_alone(lms):
+    ens = LogitEnsemble(list(lms), weights=[1, 1])
+    alone = [ens.generate(torch.tensor([[3, 17, 42, 9, 11]]), 5), ens.generate(torch.tensor([[100, 5]]), 5)]
+    batch = torch.tensor([[3, 17, 42, 9, 11], [0, 0, 0, 100, 5]])
+    out = ens.generate(batch, 5, attention_mask=torch.tensor([[1, 1, 1, 1, 1], [0, 0, 0, 1, 1]]))
+    assert torch.equal(out[0, 5:], alone[0][0, 5:]) and torch.equal(out[1, 5:], alone[1][0, 2:])

@@ -15,9 +15,6 @@ from modelfusion.ensemble.members import check_members, fit_member
 class MemberEnsemble(BaseEstimator):
     """Base of the ensembles: `estimators` is a list of (name, member); fitted members are in `estimators_`."""
 
-    estimators: Any
-    weights: Any = None
-
     def _fit_members(self, X: Any, y: Any, sample_weight: Any = None) -> None:
         names, members = check_members(self.estimators)
         self.estimators_ = [fit_member(m, X, y, sample_weight) for m in members]
@@ -41,7 +38,7 @@ class MemberEnsemble(BaseEstimator):
         return self.estimators_[0].n_features_in_
 
     def _weights(self) -> np.ndarray:
-        """Member weights w_i >= 0 (default all 1), one per member."""
+        """Member weights w_i >= 0 (default all 1), one per member (for the combiners that have `weights`)."""
         n = len(self.estimators)
         if self.weights is None:
             return np.ones(n)

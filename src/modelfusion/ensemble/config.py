@@ -1,14 +1,14 @@
 """The YAML config of `modelfusion ensemble evaluate`: members, combiner, data, evaluation. Unknown keys are errors.
 
-    task: classification            # or regression
-    data: {path: reviews.csv, label: label, text: text}      # or features: [f1, f2] (default: every other column)
-    members:
-      - {name: lr, type: sklearn, estimator: sklearn.linear_model.LogisticRegression, params: {max_iter: 1000},
-         preprocess: [sklearn.preprocessing.StandardScaler]}
-      - {name: net, type: torch_net, params: {hidden_layer_sizes: [32], epochs: 100}}
-      - {name: bert, type: hf, path: models/bert-sst2, classes: [neg, pos]}
-    combiner: {type: stacking, cv: 5, final_estimator: {estimator: sklearn.linear_model.LogisticRegression}}
-    evaluation: {folds: 5, metric: accuracy, seed: 0}
+task: classification            # or regression
+data: {path: reviews.csv, label: label, text: text}      # or features: [f1, f2] (default: every other column)
+members:
+  - {name: lr, type: sklearn, estimator: sklearn.linear_model.LogisticRegression, params: {max_iter: 1000},
+     preprocess: [sklearn.preprocessing.StandardScaler]}
+  - {name: net, type: torch_net, params: {hidden_layer_sizes: [32], epochs: 100}}
+  - {name: bert, type: hf, path: models/bert-sst2, classes: [neg, pos]}
+combiner: {type: stacking, cv: 5, final_estimator: {estimator: sklearn.linear_model.LogisticRegression}}
+evaluation: {folds: 5, metric: accuracy, seed: 0}
 """
 
 from __future__ import annotations

@@ -28,10 +28,12 @@ def as_member(name: str, member: Any) -> Any:
         return HFTextClassifier(member)
     if isinstance(member, BaseEstimator) or (hasattr(member, "fit") and hasattr(member, "get_params")):
         return member
-    kind = "an nn.Module" if type(member).__module__.startswith("torch") else "a callable"
+    import torch
+
+    if isinstance(member, torch.nn.Module):
+        raise TypeError(f"member {name!r} is an nn.Module: wrap it as TorchModuleClassifier(module, classes)")
     if callable(member):
-        wrapper = "TorchModuleClassifier(module, classes)" if "nn.Module" in kind else "CallableClassifier(fn, classes)"
-        raise TypeError(f"member {name!r} is {kind}: wrap it as {wrapper} so its output columns have labels")
+        raise TypeError(f"member {name!r} is a callable: wrap it as CallableClassifier(fn, classes)")
     raise TypeError(f"member {name!r} is a {type(member).__name__}, not an estimator, module, callable or model folder")
 
 
