@@ -229,3 +229,22 @@ def test_other_per_token_tensors_are_realigned(worded, tmp_path):
         rb = 100.0 * vb[tok] if tok in vb else 10.0 * va[tok]
         expected.append((ra + rb) / 2)
     torch.testing.assert_close(_rows(out, "lm_head.bias"), torch.tensor(expected), rtol=0, atol=1e-5)
+
+
+def test_read_vocab_formats_and_errors(tmp_path):
+    from modelfusion.checkpoint.tokenizer_files import read_vocab
+    from modelfusion.errors import CheckpointError
+
+    (tmp_path / "bert").mkdir()
+    (tmp_path / "bert" / "vocab.txt").write_text("[PAD]\n[UNK]\nhello\n")
+    assert read_vocab(tmp_path / "bert").ids == {"[PAD]": 0, "[UNK]": 1, "hello": 2}
+    (tmp_path / "gpt2").mkdir()
+    (tmp_path / "gpt2" / "vocab.json").write_text(json.dumps({"a": 1, "b": 0}))
+    assert read_vocab(tmp_path / "gpt2").ids == {"a": 1, "b": 0}
+    (tmp_path / "none").mkdir()
+    assert read_vocab(tmp_path / "none") is None
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "tokenizer.json").write_text("{not json")
+    with pytest.raises(CheckpointError, match="cannot read the tokenizer") as e:
+        read_vocab(tmp_path / "bad")
+    assert str(tmp_path / "bad") in str(e.value)

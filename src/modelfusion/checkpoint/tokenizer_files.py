@@ -33,8 +33,7 @@ def read_vocab(folder: Path | None) -> Vocab | None:
             from tokenizers import Tokenizer
 
             tok = Tokenizer.from_file(str(folder / "tokenizer.json"))
-            data = json.loads((folder / "tokenizer.json").read_text(encoding="utf-8"))
-            special = frozenset(a["content"] for a in data.get("added_tokens", []) if a.get("special"))
+            special = frozenset(a.content for a in tok.get_added_tokens_decoder().values() if a.special)
             return Vocab(tok.get_vocab(with_added_tokens=True), special)
         if (folder / "vocab.json").is_file():
             ids = json.loads((folder / "vocab.json").read_text(encoding="utf-8"))
@@ -47,7 +46,7 @@ def read_vocab(folder: Path | None) -> Vocab | None:
 
             tok = AutoTokenizer.from_pretrained(str(folder))
             return Vocab(dict(tok.get_vocab()), frozenset(tok.all_special_tokens))
-    except (OSError, ValueError, KeyError, TypeError, Exception) as e:  # tokenizers raises plain Exception
+    except Exception as e:  # the tokenizers library raises plain Exception on a bad file
         raise CheckpointError(f"cannot read the tokenizer: {e}", where=str(folder)) from None
     return None
 
