@@ -74,16 +74,13 @@ def test_hf_cache_style_symlinked_shards_are_followed(tmp_path: Path) -> None:
             assert torch.equal(ckpt.read(name), t)
 
 
-def test_valid_model_passes_config_check(tmp_path: Path, good: Path) -> None:
-    """The generic config check accepts consistent Llama-, BERT- and GPT-2-style checkpoints."""
-    from tests.tiny_models import save_tiny_model
-
+def test_valid_model_passes_config_check(tmp_path: Path, good: Path, tiny_llamas, tiny_berts, tiny_gpt2s) -> None:
+    """The generic config check accepts consistent Llama-, BERT- and GPT-2-style checkpoints (transformers-made)."""
     other = good_model(tmp_path / "other", seed=5)
     out = tmp_path / "out"
     with untouched(good, other):
         assert run_cli("merge", linear_recipe(tmp_path, [good, other]), out, "-q").exit_code == 0
-    for kind in ("bert", "gpt2"):
-        models = [save_tiny_model(kind, tmp_path / f"{kind}{i}", seed=i) for i in range(2)]
+    for kind, models in (("llama", tiny_llamas[:2]), ("bert", tiny_berts), ("gpt2", tiny_gpt2s)):
         recipe = linear_recipe(tmp_path, models, f"{kind}.yaml")
         with untouched(*models):
             result = run_cli("merge", recipe, tmp_path / f"o{kind}", "--dry-run")

@@ -23,6 +23,7 @@ def load_documents(text: str, where: str) -> list[tuple[Any, dict[tuple, int]]]:
     if len(text.encode("utf-8", "replace")) > MAX_RECIPE_BYTES:
         raise RecipeError(f"recipe is larger than {MAX_RECIPE_BYTES // 1024} KiB; refusing to parse", where)
     try:
+        _check_depth(text, where)
         nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
@@ -44,6 +45,27 @@ def load_documents(text: str, where: str) -> list[tuple[Any, dict[tuple, int]]]:
     if not out:
         raise RecipeError("recipe is empty", where)
     return out
+
+
+_OPEN = (
+    yaml.BlockMappingStartToken,
+    yaml.BlockSequenceStartToken,
+    yaml.FlowMappingStartToken,
+    yaml.FlowSequenceStartToken,
+)
+_CLOSE = (yaml.BlockEndToken, yaml.FlowMappingEndToken, yaml.FlowSequenceEndToken)
+
+
+def _check_depth(text: str, where: str) -> None:
+    """Refuse deep nesting from the token stream (the scanner is iterative; the composer would recurse)."""
+    depth = 0
+    for token in yaml.scan(text, Loader=yaml.SafeLoader):
+        if isinstance(token, _OPEN):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise RecipeError(f"invalid YAML: nested more than {MAX_DEPTH} levels deep", where)
+        elif isinstance(token, _CLOSE):
+            depth -= 1
 
 
 def _collect_lines(root: yaml.Node, where: str) -> dict[tuple, int]:
