@@ -2,7 +2,8 @@
 
 File format (text, one record a line): `<json>\\t<crc32 of the json, 8 hex digits>\\n`.
 - line 1: {"journal": 1, "fingerprint": F}; F identifies the plan (output layout, every job, its inputs'
-  sizes and mtimes, the seed, the modelfusion version), so a journal is only ever resumed by the same merge;
+  sizes and mtimes, the recipe text, the seed, the modelfusion version), so a journal is only ever resumed by
+  the same merge;
 - then one line per finished job: {"t": tensor name, "n": bytes, "crc": crc32 of the bytes written}.
 
 Each line is written with one append as soon as its tensor's bytes are written (a killed process loses
@@ -57,6 +58,7 @@ def plan_fingerprint(plan: MergePlan, layout: ShardLayout) -> str:
         ]
         h.update(json.dumps(record, default=repr).encode() + b"\n")
     h.update(f"seed {plan.random_seed} nonfinite {plan.allow_nonfinite}\n".encode())
+    h.update(plan.recipe_text.encode() + b"\n")  # settings a job does not spell out (e.g. tokenizer realignment)
     for key in sorted(plan.checkpoints):
         files = sorted({info.file for info in plan.checkpoints[key].infos.values()})
         for name in files:

@@ -51,7 +51,8 @@ def write_shards(
 ) -> int:
     """Fill the shards in `staging` (the caller holds its lock). Returns how many tensors were resumed."""
     fingerprint = plan_fingerprint(plan, layout)
-    done = resumable_tensors(staging, layout, fingerprint, resume)
+    # An observer (merge --report) must see every job, so a run with one recomputes everything.
+    done = resumable_tensors(staging, layout, fingerprint, resume and plan.observer is None)
     if done is None:
         clear_staging(staging)
     writer = ShardWriter(staging, layout, fresh=done is None)
