@@ -7,7 +7,6 @@ and deleted only after the new one is in place.
 from __future__ import annotations
 
 import ctypes
-import fcntl
 import hashlib
 import os
 import shutil
@@ -61,6 +60,10 @@ def make_staging(out: Path, key: str | None = None) -> Path:
 
 def lock_staging(staging: Path) -> int:
     """An exclusive lock on the staging folder (released by unlock_staging or when the process dies)."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock (two merges into one OUT are then the user's to avoid)
+        return -1
     fd = os.open(staging, os.O_RDONLY)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -71,6 +74,10 @@ def lock_staging(staging: Path) -> int:
 
 
 def unlock_staging(fd: int) -> None:
+    if fd < 0:
+        return
+    import fcntl
+
     try:
         fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
