@@ -37,7 +37,7 @@ def model_stock(tensors: list[torch.Tensor], *, base: torch.Tensor | None, filte
     n = len(tensors)
     t = n * cos / (1 + (n - 1) * cos)
     average = torch.stack(tensors).mean(dim=0)
-    return t * average + (1 - t) * base if dim is not None else (t * average + (1 - t) * base).reshape(base.shape)
+    return t * average + (1 - t) * base
 
 
 MODEL_STOCK = register(

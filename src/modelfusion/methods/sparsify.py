@@ -19,8 +19,8 @@ def keep_count(density: float, n: int) -> int:
 
 def rank_window(values: torch.Tensor, low: int, high: int) -> torch.Tensor:
     """Mask of the entries whose rank lies in [low, high), ranking by ascending value with ties broken by
-    position (a stable sort's order), computed by selection: two kthvalue calls and a cumulative count of the
-    tied boundary values, O(n), no sort."""
+    position (a stable sort's order), computed by selection: two kthvalue calls, then the entries equal to a
+    boundary value are admitted in index order. O(n), no sort."""
     n = values.numel()
     low, high = max(0, low), min(n, high)
     if high <= low:
@@ -28,13 +28,18 @@ def rank_window(values: torch.Tensor, low: int, high: int) -> torch.Tensor:
     if low == 0 and high == n:
         return torch.ones_like(values, dtype=torch.bool)
     flat = values.flatten()
-    first = flat.kthvalue(low + 1).values
     last = flat.kthvalue(high).values
-    mask = (flat > first) & (flat < last)
-    for boundary in {float(first), float(last)}:
-        tied = flat == boundary
-        rank = (flat < boundary).sum() + tied.cumsum(0) - 1
-        mask |= tied & (rank >= low) & (rank < high)
+    if low == 0:  # no lower boundary (TIES keeps the top k): one selection instead of two
+        mask = flat < last
+        boundaries = {float(last)}
+    else:
+        first = flat.kthvalue(low + 1).values
+        mask = (flat > first) & (flat < last)
+        boundaries = {float(first), float(last)}
+    for boundary in boundaries:
+        tied = (flat == boundary).nonzero().squeeze(1)  # positions in index order; memory ~ number of ties
+        rank = int((flat < boundary).sum()) + torch.arange(len(tied), device=flat.device)
+        mask[tied[(rank >= low) & (rank < high)]] = True
     return mask.view(values.shape)
 
 
