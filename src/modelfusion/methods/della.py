@@ -63,6 +63,7 @@ def _check(params: dict) -> str | None:
             return problem
     return None
 
+
 DELLA = register(
     MergeMethod(
         name="della",
