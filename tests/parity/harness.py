@@ -17,7 +17,9 @@ import yaml
 from safetensors.torch import load_file, save_file
 
 REPO = Path(__file__).resolve().parents[2]
-MERGEKIT_YAML = REPO / ".peers" / "mergekit" / "bin" / "mergekit-yaml"
+PEER_BIN = Path(os.environ.get("MODELFUSION_MERGEKIT_BIN", REPO / ".peers" / "mergekit" / "bin"))
+"""mergekit's venv bin folder (`make peers` installs it there); the variable points elsewhere."""
+MERGEKIT_YAML = PEER_BIN / "mergekit-yaml"
 MERGEKIT_MULTI = MERGEKIT_YAML.with_name("mergekit-multi")
 NOISE = 0.01
 """Fine-tune = base + NOISE * std(tensor) * N(0, 1): task vectors small against the weights, as in practice."""
