@@ -39,7 +39,7 @@ from sklearn.preprocessing import StandardScaler
 from modelfusion.ensemble import StackingEnsemble, TorchNetClassifier, VotingEnsemble
 
 ROOT = Path(__file__).resolve().parents[2]
-DATASETS = {"wine": load_wine, "breast_cancer": load_breast_cancer, "digits": load_digits}
+DATASETS = {"wine": load_wine, "breast_cancer": load_breast_cancer, "digits": load_digits}  # cheapest first
 
 
 def members(seed: int, net_epochs: int) -> list[tuple[str, object]]:
@@ -176,10 +176,11 @@ def main() -> None:
     for name in args.datasets:
         print(f"{name} ...", flush=True)
         results["datasets"][name] = run_dataset(name, args.folds, args.seed, args.net_epochs, args.rounds)
-    results["seconds_total"] = round(time.perf_counter() - started, 1)
-    tmp = args.out.with_name(args.out.name + ".partial")
-    tmp.write_text(json.dumps(results, indent=2) + "\n")
-    tmp.replace(args.out)
+        results["complete"] = len(results["datasets"]) == len(args.datasets)  # false: interrupted after this one
+        results["seconds_total"] = round(time.perf_counter() - started, 1)
+        tmp = args.out.with_name(args.out.name + ".partial")
+        tmp.write_text(json.dumps(results, indent=2) + "\n")
+        tmp.replace(args.out)
     table = markdown_table(results)
     print(table)
     if args.doc.exists():
