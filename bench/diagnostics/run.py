@@ -52,6 +52,29 @@ def fine_tunes(base: Path, steps: int) -> list[Path]:
     return folders
 
 
+def task_accuracy(encoder_folder: Path, models: list[Path]) -> dict[str, float]:
+    """Held-out accuracy of `encoder_folder` with each fine-tune's own head, for fine-tunes made by finetune.py."""
+    import torch
+
+    sys.path.insert(0, str(HERE))
+    from finetune import accuracy, dataset
+    from transformers import AutoModel, AutoTokenizer
+
+    encoder = AutoModel.from_pretrained(encoder_folder)
+    tokenizer = AutoTokenizer.from_pretrained(encoder_folder)
+    result = {}
+    for m in models:
+        info_file = Path(m) / "finetune.json"
+        if not info_file.is_file():
+            continue
+        info = json.loads(info_file.read_text())
+        head = torch.nn.Linear(encoder.config.hidden_size, len(info["classes"]))
+        head.load_state_dict(torch.load(Path(m) / "head.pt", weights_only=True))
+        _, test = dataset(info["task"], info["seed"])
+        result[info["task"]] = accuracy(encoder, head, tokenizer, test)
+    return result
+
+
 def run(args: list[str]) -> float:
     start = time.perf_counter()
     subprocess.run(CLI + args, check=True, cwd=ROOT)
@@ -99,7 +122,10 @@ def main() -> None:
         recipe = {
             "merge_method": "ties",
             "base_model": str(base),
-            "models": [{"model": str(m), "parameters": {"weight": 1.0, "density": args.density}} for m in models],
+            # the base is listed too, as in mergekit's examples: its int64 position_ids buffer is copied from it
+            # (the fine-tunes, saved by transformers 5, do not hold that buffer)
+            "models": [{"model": str(base)}]
+            + [{"model": str(m), "parameters": {"weight": 1.0, "density": args.density}} for m in models],
             "dtype": "float32",
         }
         recipe_file = Path(tmp) / "ties.yaml"
@@ -109,6 +135,7 @@ def main() -> None:
         for f in merged.iterdir():
             if f.name.startswith("merge_"):
                 shutil.copy2(f, OUT / f.name)
+        merged_accuracy = task_accuracy(merged, models)
 
     finetunes = {}
     for m in models:
@@ -119,6 +146,7 @@ def main() -> None:
         "models": [str(Path(m).name) for m in models],
         "density": args.density,
         "finetunes": finetunes,
+        "ties_merge_test_accuracy": merged_accuracy,
         "compare_seconds": round(compare_s, 1),
         "merge_with_report_seconds": round(merge_s, 1),
         "applicable_methods": [m["method"] for m in json.loads(inspect)["methods"] if m["applies"]],

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import torch
 
+from modelfusion.analysis.compare import short_labels
 from modelfusion.analysis.groups import GroupedStats
 from modelfusion.analysis.merge_stats import MergeStats, merge_tensor_stats
 from modelfusion.analysis.module_kind import group_of
@@ -31,8 +32,9 @@ class MergeReportCollector:
             for ref in job.inputs if job.method != COPY else []:
                 if ref.model not in labels:
                     labels.append(ref.model)
-        self.models = labels
         self._index = {m: i for i, m in enumerate(labels)}
+        self.models = short_labels(labels)
+        """Display labels (last path component), in the order of `_index`."""
         self.stats: GroupedStats[MergeStats] = GroupedStats(lambda: MergeStats(len(labels)))
         self.observed = 0
         self._lock = threading.Lock()
@@ -118,7 +120,7 @@ class MergeReportCollector:
         return images
 
     def report(self, images: list[tuple[str, str]]) -> Report:
-        base = self.plan.base_model if self.with_base else None
+        base = short_labels([self.plan.base_model])[0] if self.with_base and self.plan.base_model else None
         intro = [
             f"Method: `{self.plan.method}`. Models merged: {', '.join(f'`{x}`' for x in self.models)}"
             + (f"; base: `{base}`." if base else " (no base model: statistics on the weights themselves)."),
