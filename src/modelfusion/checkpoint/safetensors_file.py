@@ -1,4 +1,4 @@
-"""One .safetensors file: a validated header and zero-copy reads through a private memory map.
+"""One .safetensors file: a validated header and positioned reads of one tensor at a time.
 
 Format: 8-byte little-endian header length N, N bytes of JSON {name: {dtype, shape, data_offsets: [b, e]}},
 then the data; offsets are relative to the end of the header.
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import mmap
 import os
 import struct
 import threading
@@ -29,12 +28,12 @@ def _is_count(value: object) -> bool:
 
 
 class SafetensorsFile:
-    """Header parsed and checked on open; tensor data mapped (MAP_PRIVATE: the file is never written)."""
+    """Header parsed and checked on open; tensor data read on demand (the file is opened read-only)."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._entries: dict[str, tuple[TensorInfo, int, int]] = {}
-        self._mm: mmap.mmap | None = None
+        self._fd: int | None = None
         self._lock = threading.Lock()
         self.metadata: dict[str, str] = {}
         self._data_start = 0
@@ -121,32 +120,41 @@ class SafetensorsFile:
     def infos(self) -> dict[str, TensorInfo]:
         return {name: e[0] for name, e in self._entries.items()}
 
-    def _map(self) -> mmap.mmap:
+    def _descriptor(self) -> int:
         with self._lock:
-            if self._mm is None:
-                fd = os.open(self.path, os.O_RDONLY)
+            if self._fd is None:
                 try:
-                    self._mm = mmap.mmap(fd, 0, access=mmap.ACCESS_COPY)
-                finally:
-                    os.close(fd)
-            return self._mm
+                    self._fd = os.open(self.path, os.O_RDONLY)
+                except OSError as e:
+                    raise self._fail(f"cannot open: {e.strerror or e}") from None
+            return self._fd
 
     def read(self, name: str) -> torch.Tensor:
-        """The tensor, backed by the private map (no copy). Callers that keep it past close() must clone."""
+        """The tensor, read with positioned reads (os.preadv) into memory the caller owns.
+
+        Not a memory map: mapped pages would count in the process's resident memory until unmapped, so a
+        merge's RSS would grow with the model. Read-once data costs one copy from the page cache either way.
+        """
         info, begin, end = self._entries[name]
-        if info.numel == 0:
-            return torch.empty(info.shape, dtype=info.dtype)
-        mm = self._map()
-        flat = torch.frombuffer(mm, dtype=torch.uint8, count=end - begin, offset=self._data_start + begin)
-        if (self._data_start + begin) % element_size(info.dtype):
-            flat = flat.clone()
-        return flat.view(info.dtype).reshape(info.shape)
+        out = torch.empty(info.shape, dtype=info.dtype)
+        if end == begin:
+            return out
+        view = memoryview(out.reshape(-1).view(torch.uint8).numpy())
+        offset = self._data_start + begin
+        fd = self._descriptor()
+        try:
+            while len(view):
+                n = os.preadv(fd, [view], offset)
+                if n == 0:
+                    raise self._fail(f"tensor '{name}' ends past the end of the file (truncated since opened?)")
+                view = view[n:]
+                offset += n
+        except OSError as e:
+            raise self._fail(f"cannot read tensor '{name}': {e.strerror or e}") from None
+        return out
 
     def close(self) -> None:
         with self._lock:
-            if self._mm is not None:
-                try:
-                    self._mm.close()
-                except BufferError:
-                    pass  # a tensor still views the map; it is released when that tensor is freed
-                self._mm = None
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None

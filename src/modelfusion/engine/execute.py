@@ -8,7 +8,7 @@ import torch
 
 from modelfusion.engine.finite import check_finite
 from modelfusion.errors import RecipeError
-from modelfusion.methods import get_method
+from modelfusion.methods import MergeMethod, get_method
 from modelfusion.plan.job import COPY, InputRef, Job, MergePlan
 
 
@@ -25,19 +25,97 @@ def _checked(plan: MergePlan, model: str, name: str, t: torch.Tensor) -> torch.T
     return check_finite(t, name, plan.checkpoints[model].infos[name].file or model)
 
 
+BLOCK_ELEMENTS = 1 << 22
+"""Elementwise methods run on row blocks of about this many entries (16 MiB per float32 operand), so a large
+tensor never exists in the compute dtype as a whole: memory per job is its inputs as stored plus its output."""
+
+
+def _keeps_finite(src: torch.dtype, dst: torch.dtype) -> bool:
+    """Converting src -> dst maps every finite value to a finite one (dst's range covers src's)."""
+    return torch.finfo(dst).max >= torch.finfo(src).max
+
+
+def _read_input(
+    plan: MergePlan, job: Job, model: str, name: str, device: torch.device, *, convert: bool = True
+) -> torch.Tensor:
+    """One input tensor on `device`, checked for NaN / Inf, cast to the recipe's `dtype` if any.
+
+    The check runs on the tensor as stored when the cast cannot overflow (fewer bytes to scan for bf16 / fp16).
+    With `convert=False` such a cast is left to the caller (blockwise runs cast each block).
+    """
+    t = plan.checkpoints[model].read(name).to(device=device)
+    target = job.read_dtype if job.read_dtype is not None and t.is_floating_point() else t.dtype
+    if target == t.dtype:
+        return _checked(plan, model, name, t)
+    if _keeps_finite(t.dtype, target):
+        t = _checked(plan, model, name, t)
+        return t.to(target) if convert else t
+    return _checked(plan, model, name, t.to(target))
+
+
+def _blockwise(plan: MergePlan, job: Job, method: MergeMethod) -> bool:
+    refs = [*job.inputs, *([job.base] if job.base else [])]
+    return (
+        method.elementwise
+        and not method.random
+        and plan.observer is None
+        and len(job.out.shape) >= 1
+        and job.out.numel > BLOCK_ELEMENTS
+        and all(r.realign is None for r in refs)
+    )
+
+
+def _run_in_blocks(plan: MergePlan, job: Job, method: MergeMethod, device: torch.device) -> torch.Tensor:
+    """An elementwise method applied to row blocks, each written into the output (bit-identical to one call)."""
+    tensors = [_read_input(plan, job, r.model, r.tensor, device, convert=False) for r in job.inputs]
+    base = _read_input(plan, job, job.base.model, job.base.tensor, device, convert=False) if job.base else None
+
+    def widen(t: torch.Tensor) -> torch.Tensor:  # the same casts as a whole-tensor run, block by block
+        if job.read_dtype is not None and t.is_floating_point():
+            t = t.to(job.read_dtype)
+        return t.to(job.compute_dtype)
+
+    out = torch.empty(job.out.shape, dtype=job.out.dtype)
+    rows = max(1, BLOCK_ELEMENTS // max(1, job.out.numel // job.out.shape[0]))
+    for start in range(0, job.out.shape[0], rows):
+        block = slice(start, start + rows)
+        part = method([widen(t[block]) for t in tensors], job.params, base=None if base is None else widen(base[block]))
+        if part.shape != out[block].shape:
+            raise RuntimeError(f"{job.method} returned shape {tuple(part.shape)} for a block of {job.out.name}")
+        out[block].copy_(part)
+    return out
+
+
+def job_memory(plan: MergePlan, job: Job) -> int:
+    """Estimated peak bytes of one job: inputs as read, their compute-dtype copies (whole, or one row block
+    each when blockwise), the method's result and the output."""
+    refs = [*job.inputs, *([job.base] if job.base else [])]
+    stored = sum(plan.checkpoints[r.model].infos[r.tensor].nbytes for r in refs)
+    if job.method == COPY:
+        return stored
+    elem = torch.empty((), dtype=job.compute_dtype).element_size()
+    method = get_method(job.method)
+    if _blockwise(plan, job, method):
+        return stored + job.out.nbytes + (len(refs) + 2) * BLOCK_ELEMENTS * elem
+    # Whole-tensor methods hold several working copies (task vectors, magnitudes, masks, selections).
+    return stored // max(1, len(refs)) + (2 * len(refs) + 4) * job.out.numel * elem + job.out.nbytes
+
+
 def run_job(plan: MergePlan, job: Job, device: torch.device) -> torch.Tensor:
     """The output tensor of one job, on the CPU, in the output dtype."""
     if job.method == COPY:
         ref = job.inputs[0]
         return _checked(plan, ref.model, ref.tensor, plan.checkpoints[ref.model].read(ref.tensor))
     method = get_method(job.method)
+    if _blockwise(plan, job, method):
+        try:
+            return _run_in_blocks(plan, job, method, device)
+        except ValueError as e:  # as below: the method cannot use its parameters
+            raise RecipeError(f"method '{job.method}' cannot merge tensor '{job.out.name}': {e}") from None
 
     def load(model: str, name: str) -> torch.Tensor:
-        t = plan.checkpoints[model].read(name)
-        if job.read_dtype is not None and t.dtype != job.read_dtype and t.is_floating_point():
-            t = t.to(job.read_dtype)
-        t = t.to(device=device, dtype=job.compute_dtype)
-        return _checked(plan, model, name, t)
+        # Checked before widening to the compute dtype: half the bytes to scan for bf16 / fp16 inputs.
+        return _read_input(plan, job, model, name, device).to(dtype=job.compute_dtype)
 
     def load_ref(r: InputRef) -> torch.Tensor:
         return load(r.model, r.tensor) if r.realign is None else r.realign.apply(load)

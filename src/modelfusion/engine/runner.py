@@ -1,7 +1,9 @@
 """The local backend: worker threads, a bounded window of jobs in flight, progress events.
 
-Memory bound: at most `threads + 1` jobs are in flight, so peak memory is about that many job footprints
-(inputs in the compute dtype plus the result) on top of the mapped input pages the OS may evict.
+Memory bound: at most `threads + 1` jobs are in flight, and only as many as fit a memory budget by their
+estimated footprint (a job larger than the budget runs alone). Inputs are read into memory the job owns (no
+memory maps), elementwise methods run on row blocks, and nothing else holds tensor data, so peak memory is
+about max(budget, largest job) plus the interpreter and torch, whatever the model's size.
 Determinism: torch's own intra-op threads are set to 1 while workers run, so every tensor is computed with
 the same reduction order whatever --threads is; the output is bit-identical across thread counts.
 """
@@ -9,18 +11,22 @@ the same reduction order whatever --threads is; the output is bit-identical acro
 from __future__ import annotations
 
 import contextlib
-import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
 import torch
 
-from modelfusion.engine.execute import run_job
+from modelfusion.engine.allocator import release_free_memory, reuse_freed_memory
+from modelfusion.engine.device import checked_device
+from modelfusion.engine.execute import job_memory, run_job
 from modelfusion.plan.job import Job, MergePlan
 
 ProgressFn = Callable[[Job], None]
 Sink = Callable[[Job, torch.Tensor], None]
 """Receives each finished tensor: the shard writer, or a dict for in-memory merges."""
+
+MEMORY_BUDGET = 1 << 30
+"""Default bytes that the jobs in flight may hold together (inputs as read, working copies, output)."""
 
 
 @contextlib.contextmanager
@@ -56,40 +62,61 @@ def run_plan(
     device: str = "cpu",
     on_done: ProgressFn | None = None,
     skip: set[str] | None = None,
+    memory_budget: int = MEMORY_BUDGET,
 ) -> None:
-    """Execute every job (except those named in `skip`) and hand each tensor to `sink`."""
-    dev = torch.device(device)
-    jobs = [j for j in reading_order(plan) if not skip or j.out.name not in skip]
-    lock = threading.Lock()
+    """Execute every job (except those named in `skip`) and hand each tensor to `sink`.
 
+    Jobs run `threads` at a time, and together hold at most `memory_budget` bytes by their estimate
+    (`job_memory`), except a single job larger than the budget, which runs alone.
+    """
+    dev = checked_device(device)
+    jobs = [j for j in reading_order(plan) if not skip or j.out.name not in skip]
+    reuse_freed_memory()
+    try:
+        _run_jobs(plan, jobs, sink, threads, dev, on_done, memory_budget)
+    finally:
+        release_free_memory()
+
+
+def _run_jobs(
+    plan: MergePlan,
+    jobs: list[Job],
+    sink: Sink,
+    threads: int,
+    dev: torch.device,
+    on_done: ProgressFn | None,
+    budget: int,
+) -> None:
     def work(job: Job) -> Job:
         sink(job, run_job(plan, job, dev))
         return job
 
+    def finish(job: Job) -> None:
+        if on_done:
+            on_done(job)
+
     with _torch_threads(1 if threads > 1 or dev.type == "cpu" else torch.get_num_threads()):
         if threads <= 1:
             for job in jobs:
-                work(job)
-                if on_done:
-                    on_done(job)
+                finish(work(job))
             return
         with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="modelfusion") as pool:
-            pending: set[Future[Job]] = set()
-            it = iter(jobs)
+            pending: dict[Future[Job], int] = {}
+            in_flight = 0
             try:
-                for job in it:
-                    pending.add(pool.submit(work, job))
-                    if len(pending) > threads:
-                        done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for job in jobs:
+                    need = job_memory(plan, job)
+                    # Admit a job when a worker is free (plus one queued) and its memory fits the budget; a job
+                    # larger than the whole budget runs alone.
+                    while pending and (len(pending) > threads or in_flight + need > budget):
+                        done, _ = wait(pending, return_when=FIRST_COMPLETED)
                         for f in done:
-                            finished = f.result()
-                            if on_done:
-                                with lock:
-                                    on_done(finished)
-                for f in pending:
-                    finished = f.result()
-                    if on_done:
-                        on_done(finished)
+                            in_flight -= pending.pop(f)
+                            finish(f.result())
+                    pending[pool.submit(work, job)] = need
+                    in_flight += need
+                for f in list(pending):
+                    finish(f.result())
             except BaseException:
                 for f in pending:
                     f.cancel()

@@ -86,6 +86,9 @@ class MergeMethod:
     aliases: tuple[str, ...] = field(default_factory=tuple)
     check_params: Callable[[dict[str, Any]], str | None] | None = None
     """Cross-parameter check run at plan time on one tensor's resolved parameters: a problem, or None."""
+    elementwise: bool = False
+    """Each output entry depends only on the same entry of the inputs (no norms, ranks or other whole-tensor
+    statistics), so the engine may compute a large tensor in row blocks with a bit-identical result."""
 
     def param(self, name: str) -> ParamSpec | None:
         return next((p for p in self.params if p.name == name), None)

@@ -38,6 +38,7 @@ TASK_ARITHMETIC = register(
         fn=task_arithmetic,
         params=task_vector_params(normalize=False, rescale=False),
         base_role="separate",
+        elementwise=True,
         summary="Add the weighted task vectors (model - base) to the base model.",
         paper="Ilharco et al. 2022, Editing models with task arithmetic, arXiv:2212.04089",
     )

@@ -1,0 +1,187 @@
+"""modelfusion vs mergekit 0.1.5 on identical recipes: time, peak RSS, agreement, copy floor, scaling.
+
+    .venv/bin/python bench/speed/run.py            # everything (about an hour on 2 shared cores)
+    .venv/bin/python bench/speed/run.py --only startup,linear --runs 3
+
+Inputs are generated once under bench/.cache/speed/ (make_inputs.py). Runs alternate A B A B and medians are
+quoted. Results go to docs/performance.json (updated after every section) and docs/performance.md + plot
+(report.py). mergekit runs from its own venv on the CPU with its defaults, HF_HUB_OFFLINE=1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+sys.path.insert(0, str(HERE))
+
+from agree import compare  # noqa: E402
+from make_inputs import CACHE, make_set, shape_of  # noqa: E402
+from measure import Run, median, timed  # noqa: E402
+from recipes import RANDOM, recipe  # noqa: E402
+
+MF = ROOT / ".venv" / "bin" / "modelfusion"
+PY = ROOT / ".venv" / "bin" / "python"
+MK = ROOT / ".peers" / "mergekit" / "bin" / "mergekit-yaml"
+MK_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+WORK = CACHE / "out"
+RESULT = ROOT / "docs" / "performance.json"
+
+
+def save(results: dict) -> None:
+    RESULT.write_text(json.dumps(results, indent=2) + "\n")
+
+
+def write_recipe(method: str, set_name: str) -> Path:
+    path = WORK / f"{set_name}-{method}.yaml"
+    path.write_text(recipe(method, make_set(set_name)))
+    return path
+
+
+def mergekit(rec: Path, out: Path, timeout: float = 3600) -> Run:
+    return timed([str(MK), str(rec), str(out)], env=MK_ENV, clear=out, timeout=timeout, log=out.with_suffix(".log"))
+
+
+def modelfusion(rec: Path, out: Path, threads: int | None = None, timeout: float = 3600) -> Run:
+    cmd = [str(MF), "merge", str(rec), str(out), "--quiet"] + (["--threads", str(threads)] if threads else [])
+    return timed(cmd, clear=out, timeout=timeout, log=out.with_suffix(".log"))
+
+
+def copy_floor(set_name: str) -> Run:
+    out = WORK / "floor.safetensors"
+    run = timed([str(PY), str(HERE / "copy_floor.py"), str(out), *map(str, make_set(set_name))])
+    out.unlink(missing_ok=True)
+    return run
+
+
+def summary(runs: list[Run]) -> dict:
+    return {
+        "wall_s": median([r.wall_s for r in runs]),
+        "cpu_s": median([r.cpu_s for r in runs]),
+        "rss_mb": max(r.rss_mb for r in runs),
+        "runs": [r.as_dict() for r in runs],
+    }
+
+
+def bench_startup(n: int) -> dict:
+    cmds = {
+        "modelfusion --help": [str(MF), "--help"],
+        "modelfusion methods": [str(MF), "methods"],
+        "mergekit-yaml --help": [str(MK), "--help"],
+    }
+    runs: dict[str, list[Run]] = {k: [] for k in cmds}
+    for _ in range(n):
+        for k, cmd in cmds.items():
+            runs[k].append(timed(cmd, env=MK_ENV))
+    return {k: summary(v) for k, v in runs.items()}
+
+
+def bench_method(method: str, set_name: str, n: int, floor: bool, mk: bool = True) -> dict:
+    """A B (C) A B (C) ...: mergekit, modelfusion (and the copy floor), n rounds; then agreement."""
+    rec = write_recipe(method, set_name)
+    out_mk, out_mf = WORK / f"{set_name}-{method}-mk", WORK / f"{set_name}-{method}-mf"
+    runs: dict[str, list[Run]] = {"mergekit": [], "modelfusion": [], "copy_floor": []}
+    for _ in range(n):
+        if mk:
+            runs["mergekit"].append(mergekit(rec, out_mk))
+        runs["modelfusion"].append(modelfusion(rec, out_mf))
+        if floor:
+            runs["copy_floor"].append(copy_floor(set_name))
+    result = {k: summary(v) for k, v in runs.items() if v}
+    if mk:
+        base = make_set(set_name)[0] if method in RANDOM else None
+        result["agreement"] = compare(out_mf, out_mk, base)
+        result["agreement"]["random"] = method in RANDOM
+        result["ratio_wall"] = result["mergekit"]["wall_s"] / result["modelfusion"]["wall_s"]
+        result["ratio_cpu"] = result["mergekit"]["cpu_s"] / result["modelfusion"]["cpu_s"]
+        result["rss_fraction"] = result["modelfusion"]["rss_mb"] / result["mergekit"]["rss_mb"]
+    if floor:
+        result["floor_ratio_wall"] = result["modelfusion"]["wall_s"] / result["copy_floor"]["wall_s"]
+        result["floor_ratio_cpu"] = result["modelfusion"]["cpu_s"] / result["copy_floor"]["cpu_s"]
+    result["recipe"] = rec.read_text()
+    return result
+
+
+def bench_threads(method: str, set_name: str, n: int) -> dict:
+    rec = write_recipe(method, set_name)
+    runs: dict[str, list[Run]] = {"1": [], "2": []}
+    for _ in range(n):
+        for t in ("1", "2"):
+            runs[t].append(modelfusion(rec, WORK / f"{set_name}-{method}-t{t}", threads=int(t)))
+    same = (WORK / f"{set_name}-{method}-t1" / "model.safetensors").read_bytes() == (
+        WORK / f"{set_name}-{method}-t2" / "model.safetensors"
+    ).read_bytes()
+    result = {t: summary(v) for t, v in runs.items()}
+    result["speedup_wall"] = result["1"]["wall_s"] / result["2"]["wall_s"]
+    result["bit_identical"] = same
+    return result
+
+
+def bench_tensor_counts(counts: list[int], mk_limit: int, timeout: float) -> dict:
+    """Linear merges of tiny-hidden models with many tensors: wall time per tensor for both tools."""
+    points = []
+    for n in counts:
+        name = f"n{n}"
+        rec = write_recipe("linear", name)
+        point = {"tensors": shape_of(name).tensor_count}
+        point["modelfusion"] = modelfusion(rec, WORK / f"{name}-mf", timeout=timeout).as_dict()
+        if n <= mk_limit:
+            try:
+                point["mergekit"] = mergekit(rec, WORK / f"{name}-mk", timeout=timeout).as_dict()
+            except Exception as e:  # a timeout is a result too
+                point["mergekit"] = {"error": str(e)[:200]}
+        points.append(point)
+    return {"points": points}
+
+
+SECTIONS = ("startup", "linear", "ties", "dare_ties", "della", "threads", "tensors", "1b")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--only", default=",".join(SECTIONS), help="comma-separated sections: " + ",".join(SECTIONS))
+    ap.add_argument("--runs", type=int, default=3, help="rounds for linear and start-up")
+    ap.add_argument("--sparse-runs", type=int, default=1, help="rounds for ties / dare_ties / della")
+    ap.add_argument("--counts", default="300,1000,3000,10000,20000")
+    ap.add_argument("--mk-count-limit", type=int, default=20000, help="largest tensor count run through mergekit")
+    ap.add_argument("--mk-1b", action="store_true", help="also run mergekit on the 1B set (slow)")
+    args = ap.parse_args()
+    WORK.mkdir(parents=True, exist_ok=True)
+    results = json.loads(RESULT.read_text()) if RESULT.is_file() else {}
+    results["machine"] = {"cpus": os.cpu_count(), "load_at_start": os.getloadavg()[0], "python": sys.version.split()[0]}
+    results["command"] = "python bench/speed/run.py " + " ".join(sys.argv[1:])
+    for section in args.only.split(","):
+        t0 = time.time()
+        if section == "startup":
+            results["startup"] = bench_startup(max(args.runs, 5))
+        elif section in ("linear", "ties", "dare_ties", "della"):
+            n = args.runs if section == "linear" else args.sparse_runs
+            results.setdefault("methods", {})[section] = bench_method(section, "250m", n, floor=section == "linear")
+        elif section == "threads":
+            results["threads"] = bench_threads("ties", "250m", args.sparse_runs)
+        elif section == "tensors":
+            counts = [int(c) for c in args.counts.split(",")]
+            results["tensors"] = bench_tensor_counts(counts, args.mk_count_limit, timeout=1800)
+        elif section == "1b":
+            results["1b"] = {
+                m: bench_method(m, "1b", 1, floor=m == "linear", mk=args.mk_1b) for m in ("linear", "ties")
+            }
+        else:
+            raise SystemExit(f"unknown section {section}")
+        results.setdefault("section_seconds", {})[section] = round(time.time() - t0, 1)
+        results["load_at_end"] = os.getloadavg()[0]
+        save(results)
+        print(f"{section}: done in {time.time() - t0:.0f} s", flush=True)
+    from report import write_report
+
+    write_report(results)
+
+
+if __name__ == "__main__":
+    main()
