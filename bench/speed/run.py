@@ -151,6 +151,7 @@ def main() -> None:
     ap.add_argument("--counts", default="300,1000,3000,10000,20000")
     ap.add_argument("--mk-count-limit", type=int, default=20000, help="largest tensor count run through mergekit")
     ap.add_argument("--mk-1b", action="store_true", help="also run mergekit on the 1B set (slow)")
+    ap.add_argument("--methods-1b", default="linear,ties", help="methods run on the 1B set")
     args = ap.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
     results = json.loads(RESULT.read_text()) if RESULT.is_file() else {}
@@ -170,7 +171,7 @@ def main() -> None:
             results["tensors"] = bench_tensor_counts(counts, args.mk_count_limit, timeout=1800)
         elif section == "1b":
             results["1b"] = {
-                m: bench_method(m, "1b", 1, floor=m == "linear", mk=args.mk_1b) for m in ("linear", "ties")
+                m: bench_method(m, "1b", 1, floor=m == "linear", mk=args.mk_1b) for m in args.methods_1b.split(",")
             }
         else:
             raise SystemExit(f"unknown section {section}")

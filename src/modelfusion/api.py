@@ -24,6 +24,7 @@ from modelfusion.checkpoint.publish import (
 from modelfusion.checkpoint.shard_layout import DEFAULT_SHARD_BYTES, ShardLayout, parse_size
 from modelfusion.checkpoint.tokenizer_files import write_tokenizer
 from modelfusion.engine import run_plan
+from modelfusion.engine.device import checked_device
 from modelfusion.engine.journal import remove_journal
 from modelfusion.engine.staged_write import write_shards
 from modelfusion.errors import OutputError, PlanError, RecipeError
@@ -141,6 +142,7 @@ def merge(
         return merge_stages(stages, out_dir, **options)
     stage = stages[0]
     threads = threads or os.cpu_count() or 1
+    checked_device(device)  # a missing GPU is reported before any work
     shard_bytes = parse_size(out_shard_size)
     out = Path(out_dir)
     checkpoints = open_models(stage)
