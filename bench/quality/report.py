@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -54,7 +55,7 @@ def print_table(results: dict) -> None:
             _fmt(r["mean_accuracy"]),
             _fmt(r["mean_normalized"]),
         )
-    Console().print(table)
+    Console(width=None if sys.stdout.isatty() else 160).print(table)
 
 
 def plot(results: dict, path: Path) -> None:

@@ -22,7 +22,7 @@ import torch
 from recipes import task_vector_norms
 from report import markdown_table, plot, print_table, slerp_table
 from settings import FULL, QUICK, Candidate, RunSettings
-from sweep import Item, Sweep, tune
+from sweep import Item, Sweep, tune_all
 
 from modelfusion.evaluate import finetuned_folder, load_head, load_task, normalized_accuracy, probe_head_file
 
@@ -90,12 +90,13 @@ def run(settings: RunSettings, cache: Path, threads: int, jobs: int) -> dict:
     }
     own_val = {t: own[t]["validation"][t] for t in tasks}
     own_test = {t: own[t]["test"][t] for t in tasks}
-    base_scores = sweep.folder_scores(base, Item({"folder": str(base), "probe": True}, "base", probes), ["test"])
+    base_item = Item({"folder": str(base), "probe": True}, "base", probes)
+    base_scores = sweep.folder_scores(base, base_item, ["test"])["test"]
 
+    print(f"[{time.perf_counter() - start:6.0f}s] merging and scoring {len(settings.candidates())} candidates")
+    grids = {row: [c for c in settings.candidates() if c.row == row] for row in settings.grids}
     methods = []
-    for row in settings.grids:
-        print(f"[{time.perf_counter() - start:6.0f}s] {row}")
-        grid, best, test = tune(sweep, [c for c in settings.candidates() if c.row == row], heads, own_val)
+    for row, (grid, best, test) in tune_all(sweep, grids, heads, own_val).items():
         chosen = {"param": best.param, "value": best.value}
         methods.append({"name": row, "chosen": chosen, "grid": grid, **summarize(test, own_test)})
 
@@ -162,6 +163,7 @@ def run(settings: RunSettings, cache: Path, threads: int, jobs: int) -> dict:
 
 
 def main() -> None:
+    sys.stdout.reconfigure(line_buffering=True)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small splits, short fine-tuning, 2-point grids")
     parser.add_argument("--threads", type=int, default=1, help="torch threads per process (1 suits a shared machine)")
