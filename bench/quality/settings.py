@@ -46,26 +46,27 @@ FIXED = {
 
 FULL_GRIDS = {
     "simple_average": (None, (None,)),
-    "weighted_average": ("p", (0.5, 1.0, 2.0)),
-    "task_arithmetic": ("lambda", (0.25, 0.5, 1.0)),
-    "ties": ("lambda", (0.5, 1.0, 1.5)),
-    "dare_ties": ("lambda", (0.5, 1.0, 1.5)),
-    "dare_linear": ("lambda", (0.25, 0.5, 1.0)),
-    "breadcrumbs": ("lambda", (0.25, 0.5, 1.0)),
-    "della": ("lambda", (0.5, 1.0, 1.5)),
+    "weighted_average": ("p", (1.0, 2.0)),
+    "task_arithmetic": ("lambda", (0.5, 1.0)),
+    "ties": ("lambda", (0.5, 1.0)),
+    "dare_ties": ("lambda", (0.5, 1.0)),
+    "dare_linear": ("lambda", (0.5, 1.0)),
+    "breadcrumbs": ("lambda", (0.5, 1.0)),
+    "della": ("lambda", (0.5, 1.0)),
     "model_stock": (None, (None,)),
 }
-QUICK_GRIDS = {name: (param, (values[len(values) // 2],)) for name, (param, values) in FULL_GRIDS.items()}
-"""--quick takes each grid's middle value untuned (one merge per method)."""
+QUICK_VALUES = {"weighted_average": 1.0, "task_arithmetic": 0.5, "dare_linear": 0.5, "breadcrumbs": 0.5}
+QUICK_GRIDS = {name: (param, (QUICK_VALUES.get(name, values[-1]),)) for name, (param, values) in FULL_GRIDS.items()}
+"""--quick merges once per method, untuned: lambda 0.5 for the summing methods, 1.0 for the sign-consensus ones."""
 
 FULL = RunSettings(
     mode="full",
     tasks=TASKS,
-    sizes=SplitSizes(max_train_per_class=40, max_validation_per_class=10, max_test_per_class=25),
+    sizes=SplitSizes(max_train_per_class=40, max_validation_per_class=8, max_test_per_class=20),
     finetune=FinetuneConfig(epochs=2, batch_size=16, learning_rate=5e-5),
     max_length=32,
     grids=FULL_GRIDS,
-    slerp_pairs=3,
+    slerp_pairs=2,
 )
 QUICK = RunSettings(
     mode="quick",

@@ -136,23 +136,25 @@ class Sweep:
         return out
 
 
-def tune(
-    sweep: Sweep, candidates: Sequence[Candidate], tasks: TaskHeads, finetuned_val: Mapping[str, float]
-) -> tuple[list[dict], Candidate, dict[str, float]]:
-    """Score each candidate on validation and pick the best mean normalized validation accuracy.
+def tune_all(
+    sweep: Sweep, grids: Mapping[str, Sequence[Candidate]], tasks: TaskHeads, finetuned_val: Mapping[str, float]
+) -> dict[str, tuple[list[dict], Candidate, dict[str, float]]]:
+    """For each row: score its candidates on validation, pick the best mean normalized validation accuracy, and
+    score that one on test. All merges of a phase run back to back, each overlapping the previous evaluation.
 
-    Returns the grid, the best candidate, and its test scores (a single-candidate grid is scored on both splits
-    from one merge).
+    Returns {row: (grid, best candidate, test scores)}.
     """
-    items = [Item(sweep.recipe_for(c, list(tasks)), f"{c.row}-{c.value}", tasks) for c in candidates]
-    splits = ["validation", "test"] if len(items) == 1 else ["validation"]
-    scored = sweep.scores_many(items, splits)
-    grid = []
-    for c, s in zip(candidates, scored):
+    flat = [(row, c) for row, cands in grids.items() for c in cands]
+    items = [Item(sweep.recipe_for(c, list(tasks)), f"{c.row}-{c.value}", tasks) for _, c in flat]
+    scored = sweep.scores_many(items, ["validation"])
+    grids_out: dict[str, list[dict]] = {row: [] for row in grids}
+    best: dict[str, tuple[float, int]] = {}
+    for i, ((row, c), s) in enumerate(zip(flat, scored)):
         mean_norm = sum(s["validation"][t] / finetuned_val[t] for t in tasks) / len(tasks)
-        grid.append(
+        grids_out[row].append(
             {"param": c.param, "value": c.value, "validation": s["validation"], "validation_normalized_mean": mean_norm}
         )
-    best_index = max(range(len(grid)), key=lambda i: (grid[i]["validation_normalized_mean"], -i))
-    test = scored[best_index].get("test") or sweep.scores_many([items[best_index]], ["test"])[0]["test"]
-    return grid, candidates[best_index], test
+        if row not in best or mean_norm > best[row][0]:
+            best[row] = (mean_norm, i)
+    tests = sweep.scores_many([items[best[row][1]] for row in grids], ["test"])
+    return {row: (grids_out[row], flat[best[row][1]][1], t["test"]) for row, t in zip(grids, tests)}
