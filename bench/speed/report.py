@@ -64,7 +64,9 @@ def plot_tensors(points: list[dict]) -> None:
 def write_report(r: dict) -> None:
     out = ["# Performance: modelfusion vs mergekit 0.1.5", ""]
     out += [
-        f"Measured by `{r.get('command', 'python bench/speed/run.py')}` on a shared machine "
+        "Measured by "
+        + ", then ".join(f"`{c}`" for c in r.get("commands", [r.get("command", "")]))
+        + " on a shared machine "
         f"({r['machine']['cpus']} cores; load average {r['machine']['load_at_start']:.1f} at the start, "
         f"{r.get('load_at_end', 0):.1f} at the end: other jobs were running, so wall times are noisy; runs "
         "alternate between the tools and medians are quoted; CPU = user + system seconds, steadier than wall). "
@@ -90,21 +92,36 @@ def write_report(r: dict) -> None:
     if "1b" in r:
         out += ["## Memory is bounded by the job, not the model (0.95B parameters, 1.9 GB per checkpoint)", ""]
         out += [*method_table(r["1b"]), ""]
+        lin = r["1b"].get("linear", {})
+        if "copy_floor" in lin:
+            out += [
+                f"Copy floor on this set: {lin['copy_floor']['wall_s']:.1f} s wall, "
+                f"{lin['copy_floor']['rss_mb']:.0f} MiB (safetensors holds the whole output); modelfusion linear / "
+                f"floor = {lin['floor_ratio_wall']:.2f}x wall, {lin['floor_ratio_cpu']:.2f}x CPU. mergekit was not "
+                "run on this set (time).",
+                "",
+            ]
     if "tensors" in r:
         out += [
             "## Per-tensor overhead",
             "",
-            "| tensors | mergekit s | ms / tensor | modelfusion s | ms / tensor |",
-            "|---|---|---|---|---|",
+            "Linear merges of three tiny-hidden Llamas (hidden 32) with more and more layers. Marginal = extra "
+            "milliseconds per extra tensor since the previous row (start-up excluded).",
+            "",
+            "| tensors | mergekit s | ms / tensor | marginal ms | modelfusion s | ms / tensor | marginal ms |",
+            "|---|---|---|---|---|---|---|",
         ]
+        prev: dict = {}
         for p in r["tensors"]["points"]:
-            mk, mf = p.get("mergekit", {}), p["modelfusion"]
-            mk_s = mk.get("wall_s")
-            out.append(
-                f"| {p['tensors']} | {_f(mk_s) if mk_s else mk.get('error', '-')[:40]} "
-                f"| {_f(mk_s and 1000 * mk_s / p['tensors'])} | {mf['wall_s']:.1f} "
-                f"| {1000 * mf['wall_s'] / p['tensors']:.1f} |"
-            )
+            cells = [str(p["tensors"])]
+            for tool in ("mergekit", "modelfusion"):
+                wall = p.get(tool, {}).get("wall_s")
+                last = prev.get(tool)
+                marginal = 1000 * (wall - last[1]) / (p["tensors"] - last[0]) if wall and last else None
+                cells += [_f(wall), _f(wall and 1000 * wall / p["tensors"]), _f(marginal, "{:.2f}")]
+                if wall:
+                    prev[tool] = (p["tensors"], wall)
+            out.append("| " + " | ".join(cells) + " |")
         out += ["", f"![per-tensor overhead]({PLOT.name})", ""]
         plot_tensors(r["tensors"]["points"])
     if "threads" in r:

@@ -156,7 +156,9 @@ def main() -> None:
     WORK.mkdir(parents=True, exist_ok=True)
     results = json.loads(RESULT.read_text()) if RESULT.is_file() else {}
     results["machine"] = {"cpus": os.cpu_count(), "load_at_start": os.getloadavg()[0], "python": sys.version.split()[0]}
-    results["command"] = "python bench/speed/run.py " + " ".join(sys.argv[1:])
+    command = "python bench/speed/run.py " + " ".join(sys.argv[1:])
+    results["commands"] = [*results.get("commands", [results["command"]] if "command" in results else []), command]
+    results.pop("command", None)
     for section in args.only.split(","):
         t0 = time.time()
         if section == "startup":
