@@ -7,7 +7,7 @@ import re
 import pytest
 
 from modelfusion.errors import RecipeError
-from modelfusion.recipe import load_recipe, load_recipe_text
+from modelfusion.recipe import load_recipe, load_recipe_text, parse_recipe
 from modelfusion.recipe.schema import FilterEntry
 
 CANONICAL_SLERP = """\
@@ -123,3 +123,11 @@ def test_typo_inside_a_filter_entry_is_an_unknown_key():
     with pytest.raises(RecipeError) as exc:
         load_recipe_text(text)
     assert str(exc.value) == "recipe: line 6: unknown key 'parameters.weight.0.filtr' (did you mean 'filter'?)"
+
+
+def test_unknown_key_that_looks_like_a_type_name_is_reported():
+    # regression (found by hypothesis): keys such as '[' or 'list[x]' were taken for pydantic union tags
+    with pytest.raises(RecipeError, match=r"unknown key '\['"):
+        parse_recipe({"merge_method": "linear", "models": [{"model": "a"}], "[": None})
+    with pytest.raises(RecipeError, match=r"unknown key 'list\[x\]'"):
+        parse_recipe({"merge_method": "linear", "models": [{"model": "a"}], "list[x]": 1})

@@ -116,10 +116,13 @@ class _Builder:
 
     def add_job(self, out_name: str, sl: SliceSpec, src_layer: dict[str, int | None], t: float) -> None:
         first = sl.sources[0]
-        ref_name = self._name_in(first, out_name, src_layer)
-        ref_info = self.ckpts[first.model].infos.get(ref_name)
+        # The base (when it is a source) defines each tensor: a non-float buffer only the base stores
+        # (transformers 5 does not save BERT's position_ids) is copied from it, never demanded of the others.
+        ref_src = next((s for s in sl.sources if s.model == sl.base_model), first)
+        ref_name = self._name_in(ref_src, out_name, src_layer)
+        ref_info = self.ckpts[ref_src.model].infos.get(ref_name)
         if ref_info is None:
-            self.problems.add(f"model {first.model} has no tensor '{ref_name}'")
+            self.problems.add(f"model {ref_src.model} has no tensor '{ref_name}'")
             return
         out_dtype = self.out_dtype or ref_info.dtype
         if self.method is None:  # unknown method: still report every missing or mis-shaped input tensor

@@ -37,7 +37,7 @@ def _describe(err: dict, lines: dict[tuple, int]) -> str:
     where = ".".join(str(p) for p in loc) or "recipe"
     at = f"line {line}: " if line else ""
     if err["type"] == "extra_forbidden":
-        key = str(loc[-1])
+        key = str(loc[-1]) if loc else ""
         close = difflib.get_close_matches(key, sorted(_known_keys()), n=1)
         hint = f" (did you mean '{close[0]}'?)" if close else ""
         return f"{at}unknown key '{where}'{hint}"
@@ -66,7 +66,8 @@ def _collapse_unions(errors: list[dict]) -> list[dict]:
     split = []
     for err in errors:
         loc = tuple(err["loc"])
-        i = next((k for k, part in enumerate(loc) if _is_union_tag(part)), None)
+        last = len(loc) - 1 if err["type"] == "extra_forbidden" else len(loc)  # the offending key is never a tag
+        i = next((k for k, part in enumerate(loc[:last]) if _is_union_tag(part)), None)
         split.append((err, loc, i))
         if i is not None and err["type"] == "extra_forbidden":
             typos.add(loc[:i])
@@ -75,7 +76,8 @@ def _collapse_unions(errors: list[dict]) -> list[dict]:
         if i is None:
             out.append(err)
         elif err["type"] == "extra_forbidden":
-            out.append({**err, "loc": loc[:i] + tuple(p for p in loc[i + 1 :] if not _is_union_tag(p))})
+            inner = tuple(p for p in loc[i + 1 : -1] if not _is_union_tag(p))
+            out.append({**err, "loc": loc[:i] + inner + loc[-1:]})
         elif loc[:i] not in typos and loc[:i] not in reported:
             reported.add(loc[:i])
             out.append({"type": "parameter_form", "loc": loc[:i], "msg": PARAMETER_FORMS})
