@@ -24,7 +24,10 @@ def test_buffer_only_in_base_is_copied_from_base(tmp_path):
     recipe = {
         "merge_method": "task_arithmetic",
         "base_model": str(base),
-        "models": [{"model": str(ft1), "parameters": {"weight": 0.5}}, {"model": str(ft2), "parameters": {"weight": 1.0}}],
+        "models": [
+            {"model": str(ft1), "parameters": {"weight": 0.5}},
+            {"model": str(ft2), "parameters": {"weight": 1.0}},
+        ],
     }
     modelfusion.merge(recipe, tmp_path / "out", threads=1)
     out = load_file(str(tmp_path / "out" / "model.safetensors"))

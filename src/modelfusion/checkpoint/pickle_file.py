@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pickle
 import threading
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -62,7 +63,10 @@ class PickleFile:
         _require_safe_torch(self.path)
         try:
             mmap_ok = zipfile.is_zipfile(self.path)
-            obj = torch.load(self.path, map_location="cpu", weights_only=True, mmap=mmap_ok)
+            with warnings.catch_warnings():
+                # torch warns about unusual pickle protocols before refusing or loading; our error says it all
+                warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
+                obj = torch.load(self.path, map_location="cpu", weights_only=True, mmap=mmap_ok)
         except pickle.UnpicklingError as e:
             first = str(e).strip().splitlines()[0] if str(e).strip() else "unsafe pickle"
             raise CheckpointError(
