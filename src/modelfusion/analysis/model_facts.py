@@ -10,19 +10,8 @@ from pathlib import Path
 
 from modelfusion.analysis.module_kind import module_kind
 from modelfusion.checkpoint import Checkpoint
+from modelfusion.checkpoint.companions import TOKENIZER_FILES
 
-TOKENIZER_FILES = (
-    "tokenizer.json",
-    "tokenizer_config.json",
-    "special_tokens_map.json",
-    "added_tokens.json",
-    "vocab.txt",
-    "vocab.json",
-    "merges.txt",
-    "tokenizer.model",
-    "spiece.model",
-    "sentencepiece.bpe.model",
-)
 MAX_HASHED_BYTES = 512 * 1024 * 1024
 KEY_CONFIG_FIELDS = (
     "architectures",
