@@ -17,11 +17,17 @@ RANDOM = {"dare_ties", "della"}
 
 
 def recipe(method: str, folders: list[Path]) -> str:
-    """`linear` averages all models (weights 0.4 / 0.3 / 0.3); the others merge folders[1:] onto folders[0]."""
+    """`linear` averages all models (weights 0.4 / 0.3 / 0.3); `slerp` goes halfway from folders[0] to folders[1];
+    the others merge folders[1:] onto folders[0]."""
     if method == "linear":
         weights = [0.4, 0.3, 0.3][: len(folders)]
         models = "".join(f"  - model: {f}\n    parameters: {{weight: {w}}}\n" for f, w in zip(folders, weights))
         return f"merge_method: linear\nmodels:\n{models}{DTYPES}"
+    if method == "slerp":
+        return (
+            f"merge_method: slerp\nbase_model: {folders[0]}\nmodels:\n  - model: {folders[0]}\n"
+            f"  - model: {folders[1]}\nparameters:\n  t: 0.5\n{DTYPES}"
+        )
     params = SPARSE_PARAMS[method]
     models = "".join(f"  - model: {f}\n    parameters: {{{params}}}\n" for f in folders[1:])
     extra = "  lambda: 1.0\n" if method == "della" else ""

@@ -140,13 +140,13 @@ def bench_tensor_counts(counts: list[int], mk_limit: int, timeout: float) -> dic
     return {"points": points}
 
 
-SECTIONS = ("startup", "linear", "ties", "dare_ties", "della", "threads", "tensors", "1b")
+SECTIONS = ("startup", "linear", "slerp", "ties", "dare_ties", "della", "threads", "tensors", "1b")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--only", default=",".join(SECTIONS), help="comma-separated sections: " + ",".join(SECTIONS))
-    ap.add_argument("--runs", type=int, default=3, help="rounds for linear and start-up")
+    ap.add_argument("--runs", type=int, default=3, help="rounds for linear, slerp and start-up")
     ap.add_argument("--sparse-runs", type=int, default=1, help="rounds for ties / dare_ties / della")
     ap.add_argument("--counts", default="300,1000,3000,10000,20000")
     ap.add_argument("--mk-count-limit", type=int, default=20000, help="largest tensor count run through mergekit")
@@ -163,8 +163,8 @@ def main() -> None:
         t0 = time.time()
         if section == "startup":
             results["startup"] = bench_startup(max(args.runs, 5))
-        elif section in ("linear", "ties", "dare_ties", "della"):
-            n = args.runs if section == "linear" else args.sparse_runs
+        elif section in ("linear", "slerp", "ties", "dare_ties", "della"):
+            n = args.runs if section in ("linear", "slerp") else args.sparse_runs
             results.setdefault("methods", {})[section] = bench_method(section, "250m", n, floor=section == "linear")
         elif section == "threads":
             results["threads"] = bench_threads("ties", "250m", args.sparse_runs)
