@@ -52,6 +52,17 @@ def test_dry_run_prints_the_plan_and_writes_nothing(tiny_gpt2s, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["recipe.yaml"]
 
 
+def test_dry_run_prints_model_paths_with_brackets_verbatim(tiny_gpt2s, tmp_path, monkeypatch):
+    # a path such as "ft[bold]" must not be read as rich markup
+    (tmp_path / "ft[bold]").symlink_to(tiny_gpt2s[1], target_is_directory=True)
+    monkeypatch.chdir(tmp_path)
+    models = [{"model": str(tiny_gpt2s[0])}, {"model": "ft[bold]"}]
+    recipe = write(tmp_path, {"merge_method": "linear", "models": models})
+    result = runner.invoke(app, ["merge", str(recipe), str(tmp_path / "out"), "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "ft[bold]" in result.stdout
+
+
 @pytest.mark.parametrize(
     ("recipe", "expected"),
     [

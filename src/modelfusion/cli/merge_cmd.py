@@ -90,11 +90,12 @@ def merge_command(
 
 def _print_summary(s) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title="merge plan (dry run: nothing written)", show_header=False)
-    table.add_row("method", s.method)
-    table.add_row("models", "\n".join(s.models))
+    table.add_row("method", escape(s.method))
+    table.add_row("models", escape("\n".join(s.models)))
     table.add_row("output tensors", f"{s.tensors} ({', '.join(f'{k}: {v}' for k, v in s.by_method.items())})")
     table.add_row("bytes to read", human_bytes(s.bytes_to_read))
     table.add_row("bytes to write", f"{human_bytes(s.bytes_to_write)} in {s.shards} shard(s)")
