@@ -62,8 +62,8 @@ QUICK_GRIDS = {name: (param, (QUICK_VALUES.get(name, values[-1]),)) for name, (p
 FULL = RunSettings(
     mode="full",
     tasks=TASKS,
-    sizes=SplitSizes(max_train_per_class=40, max_validation_per_class=8, max_test_per_class=20),
-    finetune=FinetuneConfig(epochs=2, batch_size=16, learning_rate=5e-5),
+    sizes=SplitSizes(max_train_per_class=150, max_validation_per_class=20, max_test_per_class=50),
+    finetune=FinetuneConfig(epochs=3, batch_size=16, learning_rate=1e-4),
     max_length=32,
     grids=FULL_GRIDS,
     slerp_pairs=2,
