@@ -261,6 +261,8 @@ def merge_state_dicts(
     return {j.out.name: result[j.out.name] for j in plan.jobs}
 
 
-def inspect(*models: str | Path) -> dict[str, Checkpoint]:
-    """Open models for inspection (metadata only). The caller closes them."""
-    return {str(m): open_checkpoint(m) for m in models}
+def inspect(*models: str | Path, base: str | Path | None = None):
+    """The compatibility report of `models` (metadata only; `modelfusion inspect` renders the same object)."""
+    from modelfusion.analysis.compatibility import inspect_models
+
+    return inspect_models(models, base)
