@@ -7,7 +7,9 @@ File format (text, one record a line): `<json>\\t<crc32 of the json, 8 hex digit
 - then one line per finished job: {"t": tensor name, "n": bytes, "crc": crc32 of the bytes written}.
 
 Each line is written with one append as soon as its tensor's bytes are written (a killed process loses
-nothing it wrote); lines and shard data are fsync'd in batches (a power cut loses at most one batch).
+nothing it wrote); lines and shard data are fsync'd in batches (a power cut loses at most about one batch),
+by a background thread, so workers never wait for the disk. The caller's final `finish()` reports an error
+such a sync met (an fsync error is reported once, so it must not be lost) before the shards' last fsync.
 A torn or corrupt line ends the journal. On resume every recorded tensor is re-read from its shard and its
 crc32 compared, so a line whose data never reached the disk is simply redone: correctness never depends on
 the order in which the kernel flushed pages.
@@ -150,7 +152,12 @@ def verified_done(staging: Path, layout: ShardLayout, recorded: dict[str, tuple[
 
 
 class Journal:
-    """Appends one line per finished tensor; thread-safe. `sync_data` fsyncs the shards before each batch."""
+    """Appends one line per finished tensor; thread-safe.
+
+    Every SYNC_EVERY_S seconds or SYNC_EVERY_BYTES bytes, a background thread calls `sync_data` (fsync the
+    shards) and then fsyncs the journal. Lines may reach the disk before their data does; resume re-checks
+    every recorded tensor's crc32, so such a line only means that tensor is redone.
+    """
 
     def __init__(self, staging: Path, fingerprint: str, fresh: bool, sync_data: Callable[[], None]) -> None:
         self.path = staging / JOURNAL_NAME
@@ -158,6 +165,10 @@ class Journal:
         self._lock = threading.Lock()
         self._unsynced_bytes = 0
         self._last_sync = time.monotonic()
+        self._sync_due = threading.Event()
+        self._stopping = False
+        self._error: BaseException | None = None
+        self._syncer: threading.Thread | None = None
         flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | (os.O_TRUNC if fresh else 0)
         try:
             self._fd = os.open(self.path, flags, 0o644)
@@ -166,28 +177,62 @@ class Journal:
                 os.fsync(self._fd)
         except OSError as e:
             raise OutputError(f"cannot write the resume journal: {e.strerror or e}", where=str(self.path)) from None
+        self._syncer = threading.Thread(target=self._sync_loop, name="modelfusion-journal-sync", daemon=True)
+        self._syncer.start()
 
     def record(self, name: str, tensor: torch.Tensor) -> None:
         """Call after the tensor's bytes were written to its shard."""
         data = tensor_bytes(tensor)
         line = _line({"t": name, "n": len(data), "crc": zlib.crc32(data)})
         with self._lock:
+            self._raise_sync_error()
             try:
                 os.write(self._fd, line)
             except OSError as e:
                 raise OutputError(f"cannot write the resume journal: {e.strerror or e}", where=str(self.path)) from None
             self._unsynced_bytes += len(data)
             if self._unsynced_bytes >= SYNC_EVERY_BYTES or time.monotonic() - self._last_sync >= SYNC_EVERY_S:
-                self._sync()
+                self._unsynced_bytes = 0
+                self._last_sync = time.monotonic()
+                self._sync_due.set()
 
-    def _sync(self) -> None:
-        self._sync_data()
-        os.fsync(self._fd)
-        self._unsynced_bytes = 0
-        self._last_sync = time.monotonic()
+    def _sync_loop(self) -> None:
+        while True:
+            self._sync_due.wait()
+            self._sync_due.clear()
+            if self._stopping:
+                return
+            try:
+                self._sync_data()
+                os.fsync(self._fd)
+            except BaseException as e:  # reported by the next record() or by finish()
+                self._error = e
+                return
+
+    def _raise_sync_error(self) -> None:
+        e = self._error
+        if e is None:
+            return
+        if isinstance(e, OutputError):
+            raise e
+        text = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+        raise OutputError(f"cannot make the output durable: {text}", where=str(self.path))
+
+    def _stop_syncer(self) -> None:
+        if self._syncer is not None:
+            self._stopping = True
+            self._sync_due.set()
+            self._syncer.join()
+            self._syncer = None
+
+    def finish(self) -> None:
+        """Stop the background syncs and raise the error one met; then fsync the shards (the caller's job)."""
+        self._stop_syncer()
+        self._raise_sync_error()
 
     def close(self, remove: bool = False) -> None:
         """Close; `remove` deletes the journal (done before the staging folder is published)."""
+        self._stop_syncer()
         with self._lock:
             if self._fd >= 0:
                 os.close(self._fd)

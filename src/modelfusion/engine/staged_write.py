@@ -69,6 +69,7 @@ def write_shards(
                     if job.out.name in done:
                         on_progress(job)
             run_plan(plan, sink, threads, device, on_progress, skip=done or None)
+            journal.finish()
             writer.sync()
         finally:
             journal.close()
