@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import typer
 
 from modelfusion.cli.compare_cmd import compare_command
@@ -27,7 +29,12 @@ app.command("compare", cls=Command)(compare_command)
 
 
 def run() -> None:
-    app()
+    try:
+        app()
+    finally:
+        # The process ends next: frozen objects are skipped by the collector's full passes at interpreter
+        # shutdown, which otherwise walk every object torch created (about 0.3 s of CPU per command).
+        gc.freeze()
 
 
 if __name__ == "__main__":
