@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from typing import ClassVar
 
 import pytest
 import torch
@@ -29,17 +30,24 @@ def _linear_expected(ms: list[dict[str, torch.Tensor]], w: list[float], name: st
     return out.div_(sum(w)).to(torch.bfloat16)
 
 
+class _CountingBlocks(execute.RowBlocks):
+    """RowBlocks that records how many blocks each tensor shape was split into."""
+
+    seen: ClassVar[dict[tuple[int, ...], int]] = {}
+
+    def __init__(self, stored, *args, **kwargs):
+        super().__init__(stored, *args, **kwargs)
+        _CountingBlocks.seen[tuple(stored[0].shape)] = self.count
+
+
 @pytest.mark.parametrize("threads", [1, 2])
 def test_linear_in_row_blocks_equals_whole_tensor_math(monkeypatch, threads) -> None:
-    monkeypatch.setattr(execute, "BLOCK_ELEMENTS", 20)  # 'big' runs as 19 blocks of 2 rows, 'vec' in 1-row blocks
-    blockwise = []
-    real = execute._run_in_blocks
-    monkeypatch.setattr(
-        execute, "_run_in_blocks", lambda plan, job, *a: blockwise.append(job.out.name) or real(plan, job, *a)
-    )
+    monkeypatch.setattr(execute, "BLOCK_ELEMENTS", 20)  # 'big' runs as 37 one-row blocks, 'vec' in 2 blocks
+    monkeypatch.setattr(execute, "RowBlocks", _CountingBlocks)
+    _CountingBlocks.seen = {}
     ms, w = _models(), [0.5, 0.3, 0.2]
     out = merge_state_dicts(ms, method="linear", weight=w, threads=threads)
-    assert sorted(blockwise) == ["big", "vec"]
+    assert _CountingBlocks.seen == {(37, 11): 37, (29,): 2, (3, 2): 1}
     for name in ms[0]:
         assert torch.equal(out[name], _linear_expected(ms, w, name)), name
 

@@ -2,7 +2,12 @@ import torch
 
 from modelfusion.methods import get_method
 from modelfusion.methods.breadcrumbs import BREADCRUMBS, BREADCRUMBS_TIES
-from modelfusion.methods.sparsify import outlier_mask
+from modelfusion.methods.keep_rules import KeepMiddle
+from modelfusion.methods.rank_cut import window_mask
+
+
+def outlier_mask(delta: torch.Tensor, density: float, gamma: float) -> torch.Tensor:
+    return window_mask(delta.abs(), KeepMiddle(density, gamma).window(delta.numel()))
 
 
 def call(method, xs, base, **kw):

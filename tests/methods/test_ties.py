@@ -2,12 +2,18 @@ import torch
 
 from modelfusion.methods import get_method
 from modelfusion.methods.consensus import agreement_mask, elect_sign
-from modelfusion.methods.sparsify import magnitude_mask
+from modelfusion.methods.keep_rules import KeepLargest
+from modelfusion.methods.rank_cut import window_mask
 from modelfusion.methods.ties import ties
 
 ZERO = torch.zeros(6)
 X1 = torch.tensor([1.0, -1.0, 2.0, 0.0, 3.0, -3.0])
 X2 = torch.tensor([-2.0, -1.0, -1.0, 5.0, 3.0, 3.0])
+
+
+def magnitude_mask(delta: torch.Tensor, density: float) -> torch.Tensor:
+    window = KeepLargest(density).window(delta.numel())
+    return torch.ones_like(delta, dtype=torch.bool) if window is None else window_mask(delta.abs(), window)
 
 
 def run(xs, base=ZERO, **kw):

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Iterator
 
 import torch
 
 from modelfusion.engine.finite import check_finite
+from modelfusion.engine.row_blocks import RowBlocks
 from modelfusion.errors import RecipeError
 from modelfusion.methods import MergeMethod, get_method
+from modelfusion.methods.blocks import blocks
 from modelfusion.plan.job import COPY, InputRef, Job, MergePlan
 
 
@@ -25,9 +28,10 @@ def _checked(plan: MergePlan, model: str, name: str, t: torch.Tensor) -> torch.T
     return check_finite(t, name, plan.checkpoints[model].infos[name].file or model)
 
 
-BLOCK_ELEMENTS = 1 << 22
-"""Elementwise methods run on row blocks of about this many entries (16 MiB per float32 operand), so a large
-tensor never exists in the compute dtype as a whole: memory per job is its inputs as stored plus its output."""
+BLOCK_ELEMENTS = 1 << 20
+"""Streamed methods (every elementwise one, the task-vector family, SLERP) run on row blocks of about this many
+entries (16 MiB per float32 operand), so a large tensor never exists in the compute dtype as a whole: memory
+per job is its inputs as stored, its output, and the working copies of one block."""
 
 
 def _keeps_finite(src: torch.dtype, dst: torch.dtype) -> bool:
@@ -53,21 +57,29 @@ def _read_input(
     return _checked(plan, model, name, t.to(target))
 
 
-def _blockwise(plan: MergePlan, job: Job, method: MergeMethod) -> bool:
+def _stream_of(method: MergeMethod) -> Callable[[RowBlocks, dict], Iterator[torch.Tensor]] | None:
+    """How the engine runs `method` over row blocks: its streamed form, or an elementwise method block by block."""
+    if method.streamed is not None:
+        return method.stream
+    if method.elementwise and not method.random:
+        return lambda source, params: (method(b.tensors, params, base=b.base) for b in blocks(source))
+    return None
+
+
+def _streams(job: Job, method: MergeMethod) -> bool:
     refs = [*job.inputs, *([job.base] if job.base else [])]
-    return (
-        method.elementwise
-        and not method.random
-        and plan.observer is None
-        and len(job.out.shape) >= 1
-        and job.out.numel > BLOCK_ELEMENTS
-        and all(r.realign is None for r in refs)
-    )
+    return _stream_of(method) is not None and all(r.realign is None for r in refs)
 
 
-def _run_in_blocks(plan: MergePlan, job: Job, method: MergeMethod, device: torch.device) -> torch.Tensor:
-    """An elementwise method applied to row blocks, each written into the output (bit-identical to one call)."""
-    tensors = [_read_input(plan, job, r.model, r.tensor, device, convert=False) for r in job.inputs]
+def _block_seeds(plan: MergePlan, job: Job) -> Callable[[int], int]:
+    """Block 0 draws from the tensor's seed (so a one-block tensor draws as the whole-tensor function does);
+    block i > 0 from a seed of its own. The stream depends on the seed, the tensor and the block size only."""
+    return lambda i: tensor_seed(plan.random_seed, job.out.name if i == 0 else f"{job.out.name}#block{i}")
+
+
+def _run_streamed(plan: MergePlan, job: Job, method: MergeMethod, device: torch.device) -> torch.Tensor:
+    """The method over row blocks of the inputs as stored, each output block written into the output."""
+    stored = [_read_input(plan, job, r.model, r.tensor, device, convert=False) for r in job.inputs]
     base = _read_input(plan, job, job.base.model, job.base.tensor, device, convert=False) if job.base else None
 
     def widen(t: torch.Tensor) -> torch.Tensor:  # the same casts as a whole-tensor run, block by block
@@ -75,28 +87,45 @@ def _run_in_blocks(plan: MergePlan, job: Job, method: MergeMethod, device: torch
             t = t.to(job.read_dtype)
         return t.to(job.compute_dtype)
 
+    source = RowBlocks(
+        stored,
+        base,
+        widen,
+        BLOCK_ELEMENTS,
+        split_vectors=method.streamed is None,
+        seed_of=_block_seeds(plan, job) if method.random else None,
+        device=device,
+    )
     out = torch.empty(job.out.shape, dtype=job.out.dtype)
-    rows = max(1, BLOCK_ELEMENTS // max(1, job.out.numel // job.out.shape[0]))
-    for start in range(0, job.out.shape[0], rows):
-        block = slice(start, start + rows)
-        part = method([widen(t[block]) for t in tensors], job.params, base=None if base is None else widen(base[block]))
-        if part.shape != out[block].shape:
-            raise RuntimeError(f"{job.method} returned shape {tuple(part.shape)} for a block of {job.out.name}")
-        out[block].copy_(part)
+    written = 0
+    for i, part in enumerate(_stream_of(method)(source, job.params)):
+        rows = source.rows(i)
+        target = out if rows is None else out[rows]
+        if tuple(part.shape) != tuple(target.shape):
+            raise RuntimeError(f"{job.method} returned shape {tuple(part.shape)} for block {i} of {job.out.name}")
+        target.copy_(part)
+        written += 1
+    if written != source.count:
+        raise RuntimeError(f"{job.method} returned {written} blocks of {source.count} for {job.out.name}")
+    if plan.observer is not None:
+        plan.observer(job, [widen(t) for t in stored], None if base is None else widen(base), out)
     return out
 
 
 def job_memory(plan: MergePlan, job: Job) -> int:
     """Estimated peak bytes of one job: inputs as read, their compute-dtype copies (whole, or one row block
-    each when blockwise), the method's result and the output."""
+    each when streamed) with the method's working copies, and the output."""
     refs = [*job.inputs, *([job.base] if job.base else [])]
     stored = sum(plan.checkpoints[r.model].infos[r.tensor].nbytes for r in refs)
     if job.method == COPY:
         return stored
     elem = torch.empty((), dtype=job.compute_dtype).element_size()
     method = get_method(job.method)
-    if _blockwise(plan, job, method):
-        return stored + job.out.nbytes + (len(refs) + 2) * BLOCK_ELEMENTS * elem
+    if _streams(job, method):
+        # Per block: widened inputs, task vectors, masks, the stacked and weighted copies; plus the masks of
+        # every block kept between the passes of a rescaled method (1 byte an entry and model).
+        block = (4 * len(refs) + 6) * min(BLOCK_ELEMENTS, job.out.numel) * elem
+        return stored + job.out.nbytes + block + len(job.inputs) * job.out.numel
     # Whole-tensor methods hold several working copies (task vectors, magnitudes, masks, selections).
     return stored // max(1, len(refs)) + (2 * len(refs) + 4) * job.out.numel * elem + job.out.nbytes
 
@@ -107,9 +136,9 @@ def run_job(plan: MergePlan, job: Job, device: torch.device) -> torch.Tensor:
         ref = job.inputs[0]
         return _checked(plan, ref.model, ref.tensor, plan.checkpoints[ref.model].read(ref.tensor))
     method = get_method(job.method)
-    if _blockwise(plan, job, method):
+    if _streams(job, method):
         try:
-            return _run_in_blocks(plan, job, method, device)
+            return _run_streamed(plan, job, method, device)
         except ValueError as e:  # as below: the method cannot use its parameters
             raise RecipeError(f"method '{job.method}' cannot merge tensor '{job.out.name}': {e}") from None
 

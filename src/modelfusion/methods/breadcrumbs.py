@@ -6,12 +6,15 @@ Davari & Belilovsky 2023, "Model Breadcrumbs: scaling multi-task model merging w
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import torch
 
+from modelfusion.methods.blocks import BlockSource, whole_tensor
+from modelfusion.methods.keep_rules import KeepMiddle
 from modelfusion.methods.registry import register
-from modelfusion.methods.sparsify import apply_mask, outlier_mask
 from modelfusion.methods.spec import MergeMethod, ParamSpec
-from modelfusion.methods.task_vectors import merge_task_vectors, task_vector_params
+from modelfusion.methods.task_vectors import stream_task_vectors, task_vector_params
 
 GAMMA = ParamSpec(
     "gamma", float, default=0.01, low=0.0, high=1.0, per_model=True, help="fraction of largest entries dropped"
@@ -20,9 +23,8 @@ GAMMA = ParamSpec(
 
 def _breadcrumbs(consensus: bool):
     def breadcrumbs(
-        tensors: list[torch.Tensor],
+        source: BlockSource,
         *,
-        base: torch.Tensor | None,
         weight: list[float],
         density: list[float],
         gamma: list[float],
@@ -30,17 +32,17 @@ def _breadcrumbs(consensus: bool):
         rescale: bool,
         lambda_: float,
         int8_mask: bool,
-    ) -> torch.Tensor:
+    ) -> Iterator[torch.Tensor]:
         """delta_i' keeps the entries ranked [top, top + kept) by descending |delta_i|, kept = floor(density n),
         top = min(floor(gamma n), n - kept); then task arithmetic or (breadcrumbs_ties) TIES election."""
-        return merge_task_vectors(
-            tensors,
-            base,
+        return stream_task_vectors(
+            source,
             weight,
-            sparsifier=lambda d, i: apply_mask(d, outlier_mask(d, density[i], gamma[i]), rescale),
+            keep=[KeepMiddle(d, g) for d, g in zip(density, gamma)],
             consensus=consensus,
             normalize=normalize,
             lambda_=lambda_,
+            rescale=rescale,
         )
 
     return breadcrumbs
@@ -51,7 +53,8 @@ PAPER = "Davari & Belilovsky 2023, Model Breadcrumbs, arXiv:2312.06795"
 BREADCRUMBS = register(
     MergeMethod(
         name="breadcrumbs",
-        fn=_breadcrumbs(consensus=False),
+        fn=whole_tensor(_breadcrumbs(consensus=False)),
+        streamed=_breadcrumbs(consensus=False),
         params=task_vector_params(normalize=False, rescale=False, extra=(GAMMA,)),
         base_role="separate",
         summary="Task vectors without their smallest and largest entries, added to the base.",
@@ -62,7 +65,8 @@ BREADCRUMBS = register(
 BREADCRUMBS_TIES = register(
     MergeMethod(
         name="breadcrumbs_ties",
-        fn=_breadcrumbs(consensus=True),
+        fn=whole_tensor(_breadcrumbs(consensus=True)),
+        streamed=_breadcrumbs(consensus=True),
         params=task_vector_params(normalize=False, rescale=False, extra=(GAMMA,)),
         base_role="separate",
         summary="Breadcrumbs pruning followed by TIES sign election and disjoint merge.",

@@ -18,5 +18,7 @@ def elect_sign(deltas: torch.Tensor) -> torch.Tensor:
 
 
 def agreement_mask(deltas: torch.Tensor) -> torch.Tensor:
-    """mask_ij = sign(delta_ij) == gamma_j. Zero entries never agree, so they do not count in a disjoint mean."""
-    return deltas.sign() == elect_sign(deltas)
+    """mask_ij = sign(delta_ij) == gamma_j. Zero entries never agree, so they do not count in a disjoint mean.
+
+    Computed as [delta_ij > 0] where gamma_j = +1, else [delta_ij < 0] (no float sign tensors)."""
+    return torch.where(deltas.sum(dim=0) >= 0, deltas > 0, deltas < 0)

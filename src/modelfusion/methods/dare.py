@@ -6,37 +6,38 @@ Yu et al. 2023, "Language models are Super Mario: absorbing abilities from homol
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import torch
 
+from modelfusion.methods.blocks import BlockSource, whole_tensor
+from modelfusion.methods.keep_rules import KeepRandom
 from modelfusion.methods.registry import register
-from modelfusion.methods.sparsify import apply_mask, random_mask
 from modelfusion.methods.spec import MergeMethod
-from modelfusion.methods.task_vectors import merge_task_vectors, task_vector_params
+from modelfusion.methods.task_vectors import stream_task_vectors, task_vector_params
 
 
 def _dare(consensus: bool):
     def dare(
-        tensors: list[torch.Tensor],
+        source: BlockSource,
         *,
-        base: torch.Tensor | None,
         weight: list[float],
         density: list[float],
         normalize: bool,
         rescale: bool,
         lambda_: float,
         int8_mask: bool,
-        generator: torch.Generator | None = None,
-    ) -> torch.Tensor:
+    ) -> Iterator[torch.Tensor]:
         """m_ij ~ Bernoulli(density_i); delta_i' = m_i delta_i (* ||delta_i||_1 / ||m_i delta_i||_1 if rescale);
         then task arithmetic (dare_linear) or sign election + disjoint mean (dare_ties)."""
-        return merge_task_vectors(
-            tensors,
-            base,
+        return stream_task_vectors(
+            source,
             weight,
-            sparsifier=lambda d, i: apply_mask(d, random_mask(d, density[i], generator), rescale),
+            keep=[KeepRandom(d) for d in density],
             consensus=consensus,
             normalize=normalize,
             lambda_=lambda_,
+            rescale=rescale,
         )
 
     return dare
@@ -47,7 +48,8 @@ PAPER = "Yu et al. 2023, Language models are Super Mario (DARE), arXiv:2311.0309
 DARE_LINEAR = register(
     MergeMethod(
         name="dare_linear",
-        fn=_dare(consensus=False),
+        fn=whole_tensor(_dare(consensus=False)),
+        streamed=_dare(consensus=False),
         params=task_vector_params(normalize=False, rescale=True),
         base_role="separate",
         random=True,
@@ -59,7 +61,8 @@ DARE_LINEAR = register(
 DARE_TIES = register(
     MergeMethod(
         name="dare_ties",
-        fn=_dare(consensus=True),
+        fn=whole_tensor(_dare(consensus=True)),
+        streamed=_dare(consensus=True),
         params=task_vector_params(normalize=False, rescale=True),
         base_role="separate",
         random=True,

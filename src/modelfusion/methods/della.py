@@ -6,12 +6,15 @@ Deep et al. 2024, "DELLA-Merging: reducing interference in model merging through
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import torch
 
+from modelfusion.methods.blocks import BlockSource, whole_tensor
+from modelfusion.methods.keep_rules import KeepRanked, della_range_problem
 from modelfusion.methods.registry import register
-from modelfusion.methods.sparsify import apply_mask, della_range_problem, rank_sampled_mask
 from modelfusion.methods.spec import MergeMethod, ParamSpec
-from modelfusion.methods.task_vectors import merge_task_vectors, task_vector_params
+from modelfusion.methods.task_vectors import stream_task_vectors, task_vector_params
 
 EPSILON = ParamSpec(
     "epsilon",
@@ -26,9 +29,8 @@ EPSILON = ParamSpec(
 
 def _della(consensus: bool):
     def della(
-        tensors: list[torch.Tensor],
+        source: BlockSource,
         *,
-        base: torch.Tensor | None,
         weight: list[float],
         density: list[float],
         epsilon: list[float],
@@ -36,19 +38,18 @@ def _della(consensus: bool):
         rescale: bool,
         lambda_: float,
         int8_mask: bool,
-        generator: torch.Generator | None = None,
-    ) -> torch.Tensor:
+    ) -> Iterator[torch.Tensor]:
         """Per row, rank r of |delta_ij| (0 = smallest of m): keep with p = density - eps + 2 eps r / (m - 1);
         rescale survivors to the L1 norm of delta_i; then task arithmetic (della_linear) or TIES election (della).
         """
-        return merge_task_vectors(
-            tensors,
-            base,
+        return stream_task_vectors(
+            source,
             weight,
-            sparsifier=lambda d, i: apply_mask(d, rank_sampled_mask(d, density[i], epsilon[i], generator), rescale),
+            keep=[KeepRanked(d, e) for d, e in zip(density, epsilon)],
             consensus=consensus,
             normalize=normalize,
             lambda_=lambda_,
+            rescale=rescale,
         )
 
     return della
@@ -67,7 +68,8 @@ def _check(params: dict) -> str | None:
 DELLA = register(
     MergeMethod(
         name="della",
-        fn=_della(consensus=True),
+        fn=whole_tensor(_della(consensus=True)),
+        streamed=_della(consensus=True),
         params=task_vector_params(normalize=True, rescale=True, extra=(EPSILON,)),
         base_role="separate",
         random=True,
@@ -80,7 +82,8 @@ DELLA = register(
 DELLA_LINEAR = register(
     MergeMethod(
         name="della_linear",
-        fn=_della(consensus=False),
+        fn=whole_tensor(_della(consensus=False)),
+        streamed=_della(consensus=False),
         params=task_vector_params(normalize=False, rescale=True, extra=(EPSILON,)),
         base_role="separate",
         random=True,

@@ -8,8 +8,9 @@ from __future__ import annotations
 import torch
 
 from modelfusion.methods.consensus import agreement_mask
+from modelfusion.methods.keep_rules import keep_count
+from modelfusion.methods.rank_cut import RankWindow, window_mask
 from modelfusion.methods.registry import register
-from modelfusion.methods.sparsify import keep_count, rank_window
 from modelfusion.methods.spec import MergeMethod, ParamSpec
 from modelfusion.methods.task_vectors import combine, task_vectors
 
@@ -18,7 +19,7 @@ def variance_mask(deltas: torch.Tensor, select_topk: float) -> torch.Tensor:
     """Select: keep the floor(select_topk n) positions whose variance across the models is largest (ties in
     index order, by selection)."""
     var = deltas.var(dim=0, unbiased=False)
-    return rank_window(-var, 0, keep_count(select_topk, var.numel()))
+    return window_mask(var, RankWindow(0, keep_count(select_topk, var.numel()), descending=True))
 
 
 UNIFORM_BELOW = 1e-6
@@ -42,7 +43,7 @@ def sce(tensors: list[torch.Tensor], *, base: torch.Tensor | None, select_topk: 
     """delta_i = theta_i - theta_base, masked to the top-variance positions; w_i from `energy_weights`;
     theta = theta_base + sum_i m_i w_i delta_i / sum_i m_i w_i, m the TIES sign-agreement mask of the
     unweighted deltas (erase)."""
-    deltas = task_vectors(tensors, base)
+    deltas = torch.stack(task_vectors(tensors, base))
     deltas = deltas * variance_mask(deltas, select_topk)
     weights = energy_weights(deltas).view(-1, *([1] * (deltas.dim() - 1)))
     return base + combine(deltas, weights, agreement_mask(deltas), normalize=True)

@@ -6,8 +6,12 @@ mergekit (Goddard et al. 2024, arXiv:2403.13257).
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterator
+
 import torch
 
+from modelfusion.methods.blocks import BlockSource, blocks, whole_tensor
 from modelfusion.methods.registry import register
 from modelfusion.methods.spec import MergeMethod, ParamSpec
 
@@ -17,38 +21,54 @@ COLINEAR_THRESHOLD = 0.9995
 NORM_EPS = 1e-8
 
 
-def slerp_pair(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
-    """slerp(a, b; t) = sin((1-t) O)/sin(O) a + sin(t O)/sin(O) b, with cos O = <a/|a|, b/|b|>.
+def slerp_coefficients(aa: float, bb: float, ab: float, t: float) -> tuple[float, float] | None:
+    """(s0, s1) with slerp(a, b; t) = s0 a + s1 b, from |a|^2, |b|^2 and <a, b>; None means lerp.
 
-    Falls back to lerp (1-t) a + t b when |cos O| > COLINEAR_THRESHOLD. t = 0 gives a, t = 1 gives b.
+    cos O = <a, b> / (|a| |b|) (a norm below NORM_EPS counts as 1); s0 = sin((1-t) O) / sin O, s1 = sin(t O) / sin O.
     """
-    a32, b32 = a.float(), b.float()
-    na, nb = a32.norm(), b32.norm()
-    ua = a32 / na if na > NORM_EPS else a32
-    ub = b32 / nb if nb > NORM_EPS else b32
-    dot = float((ua * ub).sum())
+    na, nb = math.sqrt(aa), math.sqrt(bb)
+    dot = ab / ((na if na > NORM_EPS else 1.0) * (nb if nb > NORM_EPS else 1.0))
     if abs(dot) > COLINEAR_THRESHOLD:
-        out = torch.lerp(a32, b32, t)
-    else:
-        theta = torch.arccos(torch.tensor(dot, dtype=torch.float64))
-        sin_theta = torch.sin(theta)
-        s0 = float(torch.sin((1 - t) * theta) / sin_theta)
-        s1 = float(torch.sin(t * theta) / sin_theta)
-        out = a32 * s0 + b32 * s1
-    return out.to(a.dtype) if a.dtype != torch.float32 else out
+        return None
+    theta = math.acos(max(-1.0, min(1.0, dot)))
+    sin_theta = math.sin(theta)
+    return math.sin((1 - t) * theta) / sin_theta, math.sin(t * theta) / sin_theta
 
 
-def slerp(tensors: list[torch.Tensor], *, t: float, base: torch.Tensor | None) -> torch.Tensor:
-    """SLERP from the base model (t = 0) to the other model (t = 1)."""
-    if base is None or len(tensors) != 1:
+def _dot(x: torch.Tensor, y: torch.Tensor) -> float:
+    return float((x * y).sum(dtype=torch.float64))
+
+
+def slerp_blocks(source: BlockSource, *, t: float) -> Iterator[torch.Tensor]:
+    """SLERP from the base model (t = 0) to the other model (t = 1), over row blocks: one pass for |a|^2, |b|^2
+    and <a, b> (float64 sums), then the output block by block. Falls back to lerp (1-t) a + t b when
+    |cos O| > COLINEAR_THRESHOLD."""
+    if source.block(0).base is None or len(source.block(0).tensors) != 1:
         raise ValueError("slerp needs exactly two models: base_model and one other")
-    return slerp_pair(base, tensors[0], t)
+    aa = bb = ab = 0.0
+    for block in blocks(source):
+        a, b = block.base.float(), block.tensors[0].float()
+        aa, bb, ab = aa + _dot(a, a), bb + _dot(b, b), ab + _dot(a, b)
+    coefficients = slerp_coefficients(aa, bb, ab, t)
+    for block in blocks(source):
+        a, b = block.base.float(), block.tensors[0].float()
+        out = torch.lerp(a, b, t) if coefficients is None else a * coefficients[0] + b * coefficients[1]
+        yield out.to(block.base.dtype) if block.base.dtype != torch.float32 else out
+
+
+slerp = whole_tensor(slerp_blocks)
+
+
+def slerp_pair(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
+    """slerp(a, b; t) = sin((1-t) O)/sin(O) a + sin(t O)/sin(O) b, with cos O = <a/|a|, b/|b|> (one block)."""
+    return slerp([b], base=a, t=t)
 
 
 SLERP = register(
     MergeMethod(
         name="slerp",
         fn=slerp,
+        streamed=slerp_blocks,
         params=(ParamSpec("t", float, required=True, low=0.0, high=1.0, help="0 = base model, 1 = other model"),),
         base_role="separate",
         min_models=1,

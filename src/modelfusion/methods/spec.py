@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:  # torch is imported lazily: listing methods must not load it
     import torch
+
+    from modelfusion.methods.blocks import BlockSource, StreamedFn
 
 BaseRole = Literal["none", "separate", "optional"]
 """How a method uses `base_model`:
@@ -89,9 +91,25 @@ class MergeMethod:
     elementwise: bool = False
     """Each output entry depends only on the same entry of the inputs (no norms, ranks or other whole-tensor
     statistics), so the engine may compute a large tensor in row blocks with a bit-identical result."""
+    streamed: StreamedFn | None = None
+    """The same method as `streamed(source, **params)` over row blocks (methods/blocks.py): whole-tensor
+    statistics in passes over the blocks, then the output block by block. `fn` is its one-block case."""
 
     def param(self, name: str) -> ParamSpec | None:
         return next((p for p in self.params if p.name == name), None)
+
+    def _kwargs(self, params: dict[str, Any]) -> dict[str, Any]:
+        kwargs = {}
+        for name, value in params.items():
+            spec = self.param(name)
+            kwargs[spec.kwarg if spec else name] = value
+        return kwargs
+
+    def stream(self, source: BlockSource, params: dict[str, Any]) -> Iterator[torch.Tensor]:
+        """The output's row blocks, in order, from the blocks of `source` (needs `streamed`)."""
+        if self.streamed is None:
+            raise TypeError(f"method {self.name} has no streamed form")
+        return self.streamed(source, **self._kwargs(params))
 
     def __call__(
         self,
@@ -100,10 +118,7 @@ class MergeMethod:
         base: torch.Tensor | None = None,
         generator: torch.Generator | None = None,
     ) -> torch.Tensor:
-        kwargs = {}
-        for name, value in params.items():
-            spec = self.param(name)
-            kwargs[spec.kwarg if spec else name] = value
+        kwargs = self._kwargs(params)
         if self.base_role != "none":
             kwargs["base"] = base
         if self.random:

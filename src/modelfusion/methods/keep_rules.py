@@ -1,0 +1,119 @@
+"""Which task-vector entries survive sparsification: one rule per model, applied block by block.
+
+- KeepAll: nothing dropped (task arithmetic).
+- KeepWindow: a magnitude rank window over the whole tensor (TIES trim: the k largest; Breadcrumbs: drop the
+  largest and the smallest); resolved exactly by `rank_cut.find_cuts` before any output block.
+- KeepRandom: DARE, keep each entry with probability `density` (Yu et al. 2023).
+- KeepRanked: DELLA MagPrune, within each row of m entries the entry of ascending-magnitude rank r is kept with
+  p_r = density - epsilon + 2 epsilon r / (m - 1) (Deep et al. 2024).
+Counts follow mergekit: with n entries, k = floor(density * n) are kept by the magnitude rules.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from modelfusion.methods.rank_cut import RankWindow, WindowCuts, order_keys
+
+
+def keep_count(density: float, n: int) -> int:
+    """floor(density * n), clipped to [0, n]."""
+    return max(0, min(n, int(density * n)))
+
+
+def della_range_problem(density: float, epsilon: float) -> str | None:
+    """DELLA needs 0 < density - epsilon and density + epsilon < 1 (unless density >= 1: nothing dropped)."""
+    if density < 1 and not (density - epsilon > 0 and density + epsilon < 1):
+        return (
+            f"della: density - epsilon and density + epsilon must lie in (0, 1), got density={density}, "
+            f"epsilon={epsilon}; lower epsilon"
+        )
+    return None
+
+
+@dataclass(frozen=True)
+class KeepAll:
+    def window(self, n: int) -> RankWindow | None:
+        return None
+
+    def mask(self, delta: torch.Tensor, cuts: WindowCuts | None, block: int, generator) -> torch.Tensor | None:
+        return None
+
+
+@dataclass(frozen=True)
+class KeepLargest:
+    """TIES trim: the k = floor(density n) entries of largest |delta|, equal magnitudes in index order."""
+
+    density: float
+
+    def window(self, n: int) -> RankWindow | None:
+        return None if self.density >= 1 else RankWindow(0, keep_count(self.density, n), descending=True)
+
+    def mask(self, delta: torch.Tensor, cuts: WindowCuts | None, block: int, generator) -> torch.Tensor | None:
+        return None if cuts is None else cuts.mask(order_keys(delta.abs(), descending=True), block)
+
+
+@dataclass(frozen=True)
+class KeepMiddle:
+    """Breadcrumbs: with kept = floor(density n) and top = min(floor(gamma n), n - kept), the `top` largest |delta|
+    are dropped, then the n - kept - top smallest: ascending ranks [n - top - kept, n - top) survive."""
+
+    density: float
+    gamma: float
+
+    def window(self, n: int) -> RankWindow | None:
+        kept = keep_count(self.density, n)
+        top = min(keep_count(self.gamma, n), n - kept)
+        return RankWindow(n - top - kept, n - top, descending=False)
+
+    def mask(self, delta: torch.Tensor, cuts: WindowCuts | None, block: int, generator) -> torch.Tensor | None:
+        return None if cuts is None else cuts.mask(order_keys(delta.abs(), descending=False), block)
+
+
+@dataclass(frozen=True)
+class KeepRandom:
+    """DARE drop: m_j = [u_j < density], u_j ~ U[0, 1) from the block's generator."""
+
+    density: float
+
+    def window(self, n: int) -> RankWindow | None:
+        return None
+
+    def mask(self, delta: torch.Tensor, cuts: WindowCuts | None, block: int, generator) -> torch.Tensor | None:
+        if self.density >= 1:
+            return None
+        return torch.rand(delta.shape, generator=generator, device=delta.device) < self.density
+
+
+@dataclass(frozen=True)
+class KeepRanked:
+    """DELLA MagPrune: per row, u_r < p_r for the entry of rank r (one stable argsort of the row's magnitudes;
+    the uniform draws are taken in rank order and scattered back)."""
+
+    density: float
+    epsilon: float
+
+    def window(self, n: int) -> RankWindow | None:
+        return None
+
+    def mask(self, delta: torch.Tensor, cuts: WindowCuts | None, block: int, generator) -> torch.Tensor | None:
+        if self.density >= 1:
+            return None
+        if problem := della_range_problem(self.density, self.epsilon):
+            raise ValueError(problem)
+        if delta.dim() == 0:
+            return torch.rand((), generator=generator, device=delta.device) < self.density
+        rows = order_keys(delta.reshape(-1, delta.shape[-1]).abs(), descending=False)
+        m = rows.shape[-1]
+        order = rows.argsort(dim=-1, stable=True)
+        step = 2 * self.epsilon / (m - 1) if m > 1 else 0.0
+        probs = (self.density - self.epsilon) + torch.arange(m, dtype=torch.float32, device=delta.device) * step
+        kept_in_order = torch.rand(rows.shape, generator=generator, device=delta.device) < probs
+        mask = torch.empty_like(kept_in_order)
+        mask.scatter_(-1, order, kept_in_order)
+        return mask.view(delta.shape)
+
+
+KeepRule = KeepAll | KeepLargest | KeepMiddle | KeepRandom | KeepRanked
