@@ -1,8 +1,9 @@
 """The local backend: worker threads, a bounded window of jobs in flight, progress events.
 
 Memory bound: at most `threads + 1` jobs are in flight, and only as many as fit a memory budget by their
-estimated footprint (a job larger than the budget runs alone). Inputs are read into memory the job owns (no
-memory maps), elementwise methods run on row blocks, and nothing else holds tensor data, so peak memory is
+estimated footprint (a job larger than the budget runs alone); the largest job that fits starts first
+(admission.py). Inputs are read into memory the job owns (no
+memory maps), streamed methods run on row blocks, and nothing else holds tensor data, so peak memory is
 about max(budget, largest job) plus the interpreter and torch, whatever the model's size.
 Determinism: torch's own intra-op threads are set to 1 while workers run, so every tensor is computed with
 the same reduction order whatever --threads is; the output is bit-identical across thread counts.
@@ -16,6 +17,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
 import torch
 
+from modelfusion.engine.admission import AdmissionQueue
 from modelfusion.engine.allocator import release_free_memory, reuse_freed_memory
 from modelfusion.engine.device import checked_device
 from modelfusion.engine.execute import job_memory, run_job
@@ -25,7 +27,7 @@ ProgressFn = Callable[[Job], None]
 Sink = Callable[[Job, torch.Tensor], None]
 """Receives each finished tensor: the shard writer, or a dict for in-memory merges."""
 
-MEMORY_BUDGET = 1 << 30
+MEMORY_BUDGET = 512 << 20
 """Default bytes that the jobs in flight may hold together (inputs as read, working copies, output)."""
 
 
@@ -101,22 +103,24 @@ def _run_jobs(
                 finish(work(job))
             return
         with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="modelfusion") as pool:
+            queue = AdmissionQueue([(job, job_memory(plan, job)) for job in jobs])
             pending: dict[Future[Job], int] = {}
             in_flight = 0
             try:
-                for job in jobs:
-                    need = job_memory(plan, job)
-                    # Admit a job when a worker is free (plus one queued) and its memory fits the budget; a job
-                    # larger than the whole budget runs alone.
-                    while pending and (len(pending) > threads or in_flight + need > budget):
-                        done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                        for f in done:
-                            in_flight -= pending.pop(f)
-                            finish(f.result())
-                    pending[pool.submit(work, job)] = need
-                    in_flight += need
-                for f in list(pending):
-                    finish(f.result())
+                while queue or pending:
+                    # Admit while a worker is free (plus one queued): the largest job that fits the budget, or,
+                    # when nothing runs, the largest of all (a job larger than the whole budget runs alone).
+                    while len(pending) <= threads:
+                        taken = queue.take(budget - in_flight, alone=not pending)
+                        if taken is None:
+                            break
+                        job, need = taken
+                        pending[pool.submit(work, job)] = need
+                        in_flight += need
+                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    for f in done:
+                        in_flight -= pending.pop(f)
+                        finish(f.result())
             except BaseException:
                 for f in pending:
                     f.cancel()
