@@ -35,9 +35,9 @@ class _CountingBlocks(execute.RowBlocks):
 
     seen: ClassVar[dict[tuple[int, ...], int]] = {}
 
-    def __init__(self, stored, *args, **kwargs):
-        super().__init__(stored, *args, **kwargs)
-        _CountingBlocks.seen[tuple(stored[0].shape)] = self.count
+    def __init__(self, readers, base, shape, *args, **kwargs):
+        super().__init__(readers, base, shape, *args, **kwargs)
+        _CountingBlocks.seen[tuple(shape)] = self.count
 
 
 @pytest.mark.parametrize("threads", [1, 2])

@@ -13,7 +13,7 @@ from modelfusion.methods.rank_cut import RankWindow, find_cuts, order_keys
 
 def _source(tensors, base, block_elements, seed=None):
     seed_of = None if seed is None else (lambda i: seed * 1000 + i)
-    return RowBlocks(tensors, base, lambda t: t.float(), block_elements, seed_of=seed_of)
+    return RowBlocks.of_tensors(tensors, base, lambda t: t.float(), block_elements, seed_of=seed_of)
 
 
 def _params(method, params, models):

@@ -88,6 +88,17 @@ class Checkpoint:
         except KeyError:
             raise CheckpointError(f"has no tensor '{name}'", where=self.label) from None
 
+    def read_rows(self, name: str, rows: slice) -> torch.Tensor:
+        """Rows `rows` (a step-1 slice) of the first dimension: a partial read where the file allows it
+        (safetensors), else a view of the whole tensor (pickle files and state dicts are held in memory)."""
+        owner = self._owner.get(name)
+        if owner is None:
+            raise CheckpointError(f"has no tensor '{name}'", where=self.label)
+        if isinstance(owner, SafetensorsFile):
+            start, stop, _ = rows.indices(self.infos[name].shape[0])
+            return owner.read_rows(name, start, stop)
+        return owner.read(name)[rows]
+
     @property
     def nbytes(self) -> int:
         return sum(i.nbytes for i in self.infos.values())

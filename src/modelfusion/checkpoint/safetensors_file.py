@@ -135,12 +135,25 @@ class SafetensorsFile:
         Not a memory map: mapped pages would count in the process's resident memory until unmapped, so a
         merge's RSS would grow with the model. Read-once data costs one copy from the page cache either way.
         """
+        info, begin, _ = self._entries[name]
+        return self._read_into(torch.empty(info.shape, dtype=info.dtype), name, self._data_start + begin)
+
+    def read_rows(self, name: str, start: int, stop: int) -> torch.Tensor:
+        """Rows [start, stop) of the first dimension (a contiguous byte range), read like `read`."""
         info, begin, end = self._entries[name]
-        out = torch.empty(info.shape, dtype=info.dtype)
-        if end == begin:
+        if not info.shape:
+            return self.read(name)
+        rows = info.shape[0]
+        start, stop = max(0, min(start, rows)), max(0, min(stop, rows))
+        stop = max(start, stop)
+        row_bytes = (end - begin) // rows if rows else 0
+        out = torch.empty((stop - start, *info.shape[1:]), dtype=info.dtype)
+        return self._read_into(out, name, self._data_start + begin + start * row_bytes)
+
+    def _read_into(self, out: torch.Tensor, name: str, offset: int) -> torch.Tensor:
+        if out.numel() == 0:
             return out
         view = memoryview(out.reshape(-1).view(torch.uint8).numpy())
-        offset = self._data_start + begin
         fd = self._descriptor()
         try:
             while len(view):

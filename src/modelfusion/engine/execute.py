@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 import torch
 
 from modelfusion.engine.finite import check_finite
-from modelfusion.engine.row_blocks import RowBlocks
+from modelfusion.engine.row_blocks import RowBlocks, RowReader
 from modelfusion.errors import RecipeError
 from modelfusion.methods import MergeMethod, get_method
 from modelfusion.methods.blocks import blocks
@@ -77,19 +77,44 @@ def _block_seeds(plan: MergePlan, job: Job) -> Callable[[int], int]:
     return lambda i: tensor_seed(plan.random_seed, job.out.name if i == 0 else f"{job.out.name}#block{i}")
 
 
+def _row_reader(plan: MergePlan, job: Job, ref: InputRef, device: torch.device) -> RowReader:
+    """Rows of one input as stored, read on demand (partial reads for safetensors) and checked for NaN / Inf
+    the first time each block is read. Where the cast to the recipe's `dtype` could overflow, the whole
+    tensor is read, cast and checked at once instead."""
+    checkpoint = plan.checkpoints[ref.model]
+    info = checkpoint.infos[ref.tensor]
+    target = job.read_dtype if job.read_dtype is not None and info.dtype.is_floating_point else info.dtype
+    if target != info.dtype and not _keeps_finite(info.dtype, target):
+        whole = _read_input(plan, job, ref.model, ref.tensor, device)
+        return lambda rows: whole if rows is None else whole[rows]
+    checked: set[int | None] = set()
+
+    def read(rows: slice | None) -> torch.Tensor:
+        t = checkpoint.read(ref.tensor) if rows is None else checkpoint.read_rows(ref.tensor, rows)
+        t = t.to(device=device)
+        key = None if rows is None else rows.start
+        if key not in checked:
+            _checked(plan, ref.model, ref.tensor, t)
+            checked.add(key)
+        return t
+
+    return read
+
+
 def _run_streamed(plan: MergePlan, job: Job, method: MergeMethod, device: torch.device) -> torch.Tensor:
-    """The method over row blocks of the inputs as stored, each output block written into the output."""
-    stored = [_read_input(plan, job, r.model, r.tensor, device, convert=False) for r in job.inputs]
-    base = _read_input(plan, job, job.base.model, job.base.tensor, device, convert=False) if job.base else None
+    """The method over row blocks of the inputs, read block by block; each output block written into the output."""
 
     def widen(t: torch.Tensor) -> torch.Tensor:  # the same casts as a whole-tensor run, block by block
         if job.read_dtype is not None and t.is_floating_point():
             t = t.to(job.read_dtype)
         return t.to(job.compute_dtype)
 
+    readers = [_row_reader(plan, job, r, device) for r in job.inputs]
+    base = _row_reader(plan, job, job.base, device) if job.base else None
     source = RowBlocks(
-        stored,
+        readers,
         base,
+        job.out.shape,
         widen,
         BLOCK_ELEMENTS,
         split_vectors=method.streamed is None,
@@ -108,7 +133,8 @@ def _run_streamed(plan: MergePlan, job: Job, method: MergeMethod, device: torch.
     if written != source.count:
         raise RuntimeError(f"{job.method} returned {written} blocks of {source.count} for {job.out.name}")
     if plan.observer is not None:
-        plan.observer(job, [widen(t) for t in stored], None if base is None else widen(base), out)
+        whole = [widen(read(None)) for read in readers]
+        plan.observer(job, whole, None if base is None else widen(base(None)), out)
     return out
 
 
@@ -122,10 +148,11 @@ def job_memory(plan: MergePlan, job: Job) -> int:
     elem = torch.empty((), dtype=job.compute_dtype).element_size()
     method = get_method(job.method)
     if _streams(job, method):
-        # Per block: widened inputs, task vectors, masks, the stacked and weighted copies; plus the masks of
-        # every block kept between the passes of a rescaled method (1 byte an entry and model).
-        block = (4 * len(refs) + 6) * min(BLOCK_ELEMENTS, job.out.numel) * elem
-        return stored + job.out.nbytes + block + len(job.inputs) * job.out.numel
+        # Per block: the inputs as stored and widened, task vectors, masks, the stacked and weighted copies;
+        # plus the masks of every block kept between the passes of a rescaled method (1 byte an entry and model).
+        block = (5 * len(refs) + 6) * min(BLOCK_ELEMENTS, job.out.numel) * elem
+        masks = len(job.inputs) * job.out.numel if job.params.get("rescale") else 0
+        return job.out.nbytes + block + masks
     # Whole-tensor methods hold several working copies (task vectors, magnitudes, masks, selections).
     return stored // max(1, len(refs)) + (2 * len(refs) + 4) * job.out.numel * elem + job.out.nbytes
 
