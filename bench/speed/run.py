@@ -172,7 +172,7 @@ def main() -> None:
             counts = [int(c) for c in args.counts.split(",")]
             results["tensors"] = bench_tensor_counts(counts, args.mk_count_limit, timeout=1800)
         elif section == "1b":
-            results["1b"] = {
+            results["1b"] = results.get("1b", {}) | {
                 m: bench_method(m, "1b", 1, floor=m == "linear", mk=args.mk_1b) for m in args.methods_1b.split(",")
             }
         else:

@@ -17,9 +17,11 @@ class AdmissionQueue(Generic[T]):
     """Items with their memory needs, taken largest-that-fits first (equal needs in the given order)."""
 
     def __init__(self, items: list[tuple[T, int]]):
-        ranked = sorted(range(len(items)), key=lambda i: (-items[i][1], i))
+        # Ascending by need, equal needs in reverse order: the next item is the rightmost that fits, so the
+        # common case (everything fits) pops from the end in O(1).
+        ranked = sorted(range(len(items)), key=lambda i: (items[i][1], -i))
         self._items = [items[i][0] for i in ranked]
-        self._keys = [-items[i][1] for i in ranked]  # ascending, for bisect
+        self._needs = [items[i][1] for i in ranked]
 
     def __len__(self) -> int:
         return len(self._items)
@@ -29,10 +31,9 @@ class AdmissionQueue(Generic[T]):
         the largest of all. None if nothing may start."""
         if not self._items:
             return None
-        i = bisect.bisect_left(self._keys, -free)
-        if i == len(self._items):
+        i = bisect.bisect_right(self._needs, free) - 1
+        if i < 0:
             if not alone:
                 return None
-            i = 0
-        need = -self._keys.pop(i)
-        return self._items.pop(i), need
+            i = len(self._items) - 1
+        return self._items.pop(i), self._needs.pop(i)
