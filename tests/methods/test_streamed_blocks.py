@@ -134,3 +134,18 @@ def test_slerp_over_blocks_matches_the_whole_tensor_formula():
     omega = torch.arccos((a64 / a64.norm() * b64 / b64.norm()).sum())
     expected = (torch.sin(0.7 * omega) * a64 + torch.sin(0.3 * omega) * b64) / torch.sin(omega)
     torch.testing.assert_close(out.double(), expected, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_all_equal_magnitudes_and_float64_keys_over_blocks(dtype):
+    """Unchanged tensors (every delta 0) put all entries in one bin: ties are admitted in index order; float64
+    keys resolve their bin by gathering its entries instead of a second histogram."""
+    for magnitude in (torch.zeros(30, 20, dtype=dtype), _quantized((30, 20), 9).abs().to(dtype)):
+        for window in (RankWindow(0, 123, True), RankWindow(77, 500, False)):
+            source = _source([magnitude], None, 60)  # 10 blocks of 3 rows
+            cuts = find_cuts(
+                source, lambda b, w=window: [order_keys(b.tensors[0].to(dtype), w.descending)], [window], 600
+            )
+            keys = [order_keys(source.block(i).tensors[0].to(dtype), window.descending) for i in range(source.count)]
+            mask = torch.cat([cuts[0].mask(k, i) for i, k in enumerate(keys)])
+            assert torch.equal(mask, _reference_window(magnitude, window))

@@ -4,8 +4,9 @@ An entry's rank is its position when the entries are ordered by magnitude (ascen
 magnitudes in index order (a stable sort's order). A window keeps the ranks [low, high). Its two boundary
 values are found by selection over integer keys (a float's IEEE bits order like the float when it is >= 0):
 1. a histogram of each key's top 16 bits over all blocks locates the bin that holds the boundary rank;
-2. the keys in that bin (a small fraction of the tensor) are gathered and the boundary found exactly with
-   `kthvalue` among them.
+2. a histogram of the low 16 bits of the keys in that bin, block by block, gives the exact boundary key and
+   how many keys equal to it each block holds. Memory: two 65,536-bin histograms per block, whatever the
+   distribution (float64 keys gather the bin's entries instead and select among them with `kthvalue`).
 Entries equal to a boundary are admitted in index order, counting the ties in earlier blocks. The mask is the
 same as a stable sort's, so the result does not depend on how the tensor was split.
 """
@@ -100,8 +101,8 @@ def _boundary_ranks(window: RankWindow, n: int) -> tuple[int | None, int | None]
     return (low if low > 0 else None), (high - 1 if high < n else None)
 
 
-def _cut(candidates: list[torch.Tensor], rank_in: int, below: int) -> Cut:
-    """The cut at rank `below + rank_in` given the keys of its bin, block by block."""
+def _cut_gathered(candidates: list[torch.Tensor], b: int | None, rank_in: int, below: int) -> Cut:
+    """The cut at rank `below + rank_in` given the keys of its bin (b), block by block."""
     joined = torch.cat([c.flatten() for c in candidates])
     value = int(joined.kthvalue(rank_in + 1).values)
     less = below + int((joined < value).sum())
@@ -110,6 +111,18 @@ def _cut(candidates: list[torch.Tensor], rank_in: int, below: int) -> Cut:
         ties.append(before)
         before += int((c == value).sum())
     return Cut(value, less, tuple(ties))
+
+
+def _cut_by_low_bits(histograms: list[torch.Tensor], b: int, rank_in: int, below: int) -> Cut:
+    """The cut at rank `below + rank_in`, from per-block histograms of the low 16 bits of bin b's int32 keys."""
+    cum = torch.stack(histograms).sum(0, dtype=torch.int64).cumsum(0)
+    low = int(torch.searchsorted(cum, torch.tensor([rank_in]), right=True)[0])
+    value = (b - BINS // 2) * BINS + low
+    ties, before = [], 0
+    for h in histograms:
+        ties.append(before)
+        before += int(h[low])
+    return Cut(value, below + (int(cum[low - 1]) if low > 0 else 0), tuple(ties))
 
 
 def find_cuts(
@@ -130,7 +143,7 @@ def find_cuts(
     if requests and source.count == 1 and n <= DIRECT_SELECTION_MAX:
         keys = keys_of(source.block(0))
         for m, which, r in requests:
-            cuts[(m, which)] = _cut([keys[m]], r, 0)
+            cuts[(m, which)] = _cut_gathered([keys[m]], None, r, 0)
     elif requests:
         models = sorted({m for m, _, _ in requests})
         hist = {m: torch.zeros(BINS, dtype=torch.int64) for m in models}
@@ -143,14 +156,21 @@ def find_cuts(
             cum = hist[m].cumsum(0)
             b = int(torch.searchsorted(cum, torch.tensor([r]), right=True)[0])
             located.append((m, which, b, r - (int(cum[b - 1]) if b > 0 else 0), int(cum[b - 1]) if b > 0 else 0))
-        gathered: list[list[torch.Tensor]] = [[] for _ in located]
+        # int32 keys: the low 16 bits order the keys of one bin, so a second histogram finds the exact key without
+        # holding the bin's entries (all of them when most magnitudes are equal, e.g. an unchanged embedding's zero
+        # deltas). int64 keys (float64 merges) keep the bin's entries and select among them.
+        second: list[list[torch.Tensor]] = [[] for _ in located]
+        low_bits = [True] * len(located)
         for block in blocks(source):
             keys = keys_of(block)
             for j, (m, _, b, _, _) in enumerate(located):
                 k = keys[m].flatten()
-                gathered[j].append(k[_bins(k) == b])
-        for j, (m, which, _, rank_in, below) in enumerate(located):
-            cuts[(m, which)] = _cut(gathered[j], rank_in, below)
+                inside = k[_bins(k) == b]
+                low_bits[j] = k.dtype == torch.int32
+                second[j].append(torch.bincount(inside & 0xFFFF, minlength=BINS).int().cpu() if low_bits[j] else inside)
+        for j, (m, which, b, rank_in, below) in enumerate(located):
+            cut = _cut_by_low_bits if low_bits[j] else _cut_gathered
+            cuts[(m, which)] = cut(second[j], b, rank_in, below)
     return [
         None if w is None else WindowCuts(w, n, cuts.get((m, "lower")), cuts.get((m, "upper")))
         for m, w in enumerate(windows)
