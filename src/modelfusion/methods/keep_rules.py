@@ -6,7 +6,8 @@
 - KeepRandom: DARE, keep each entry with probability `density` (Yu et al. 2023).
 - KeepRanked: DELLA MagPrune, within each row of m entries the entry of ascending-magnitude rank r is kept with
   p_r = density - epsilon + 2 epsilon r / (m - 1) (Deep et al. 2024).
-Counts follow mergekit: with n entries, k = floor(density * n) are kept by the magnitude rules.
+Counts follow mergekit: with n entries, k = floor(density * n) are kept by the magnitude rules. A rule's `mask`
+may be given the block's magnitude keys (`rank_cut.order_keys`) when the caller kept them from an earlier pass.
 """
 
 from __future__ import annotations
@@ -38,7 +39,9 @@ class KeepAll:
     def window(self, n: int) -> RankWindow | None:
         return None
 
-    def mask(self, delta: torch.Tensor, cuts: WindowCuts | None, block: int, generator) -> torch.Tensor | None:
+    def mask(
+        self, delta: torch.Tensor, cuts: WindowCuts | None, block: int, generator, keys: torch.Tensor | None = None
+    ) -> torch.Tensor | None:
         return None
 
 
@@ -51,8 +54,12 @@ class KeepLargest:
     def window(self, n: int) -> RankWindow | None:
         return None if self.density >= 1 else RankWindow(0, keep_count(self.density, n), descending=True)
 
-    def mask(self, delta: torch.Tensor, cuts: WindowCuts | None, block: int, generator) -> torch.Tensor | None:
-        return None if cuts is None else cuts.mask(order_keys(delta.abs(), descending=True), block)
+    def mask(
+        self, delta: torch.Tensor, cuts: WindowCuts | None, block: int, generator, keys: torch.Tensor | None = None
+    ) -> torch.Tensor | None:
+        if cuts is None:
+            return None
+        return cuts.mask(order_keys(delta.abs(), descending=True) if keys is None else keys, block)
 
 
 @dataclass(frozen=True)
@@ -68,8 +75,12 @@ class KeepMiddle:
         top = min(keep_count(self.gamma, n), n - kept)
         return RankWindow(n - top - kept, n - top, descending=False)
 
-    def mask(self, delta: torch.Tensor, cuts: WindowCuts | None, block: int, generator) -> torch.Tensor | None:
-        return None if cuts is None else cuts.mask(order_keys(delta.abs(), descending=False), block)
+    def mask(
+        self, delta: torch.Tensor, cuts: WindowCuts | None, block: int, generator, keys: torch.Tensor | None = None
+    ) -> torch.Tensor | None:
+        if cuts is None:
+            return None
+        return cuts.mask(order_keys(delta.abs(), descending=False) if keys is None else keys, block)
 
 
 @dataclass(frozen=True)
@@ -81,7 +92,9 @@ class KeepRandom:
     def window(self, n: int) -> RankWindow | None:
         return None
 
-    def mask(self, delta: torch.Tensor, cuts: WindowCuts | None, block: int, generator) -> torch.Tensor | None:
+    def mask(
+        self, delta: torch.Tensor, cuts: WindowCuts | None, block: int, generator, keys: torch.Tensor | None = None
+    ) -> torch.Tensor | None:
         if self.density >= 1:
             return None
         return torch.rand(delta.shape, generator=generator, device=delta.device) < self.density
@@ -98,7 +111,9 @@ class KeepRanked:
     def window(self, n: int) -> RankWindow | None:
         return None
 
-    def mask(self, delta: torch.Tensor, cuts: WindowCuts | None, block: int, generator) -> torch.Tensor | None:
+    def mask(
+        self, delta: torch.Tensor, cuts: WindowCuts | None, block: int, generator, keys: torch.Tensor | None = None
+    ) -> torch.Tensor | None:
         if self.density >= 1:
             return None
         if problem := della_range_problem(self.density, self.epsilon):

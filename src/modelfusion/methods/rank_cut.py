@@ -55,8 +55,8 @@ def _bins(keys: torch.Tensor) -> torch.Tensor:
 
 @dataclass(frozen=True)
 class Cut:
-    """One boundary: the key at the boundary rank, how many keys are smaller, and per block how many keys
-    equal to it come before that block."""
+    """One boundary: the key at the boundary rank, how many keys are smaller, and how many keys equal to it come
+    before each block (one entry per block, then the total)."""
 
     value: int
     less: int
@@ -87,9 +87,16 @@ class WindowCuts:
             mask = below if mask is None else mask & below
         boundaries = {c.value: c for c in (self.lower, self.upper) if c is not None}
         for cut in boundaries.values():
-            tied = (flat == cut.value).nonzero().squeeze(1)  # positions in index order
-            rank = cut.less + cut.ties_before[block] + torch.arange(len(tied), device=flat.device)
-            mask[tied[(rank >= low) & (rank < high)]] = True
+            # This block's ties have ranks less + before + j, j = 0 .. tied - 1; the window admits j in [first, last).
+            before, tied = cut.ties_before[block], cut.ties_before[block + 1] - cut.ties_before[block]
+            first, last = max(0, low - cut.less - before), min(tied, high - cut.less - before)
+            if last <= first:
+                continue
+            equal = flat == cut.value
+            if first == 0 and last == tied:  # every tie of this block (all blocks but the cut's own)
+                mask |= equal
+            else:
+                mask[equal.nonzero().squeeze(1)[first:last]] = True  # positions in index order
         return mask.view(keys.shape)
 
 
@@ -110,7 +117,7 @@ def _cut_gathered(candidates: list[torch.Tensor], b: int | None, rank_in: int, b
     for c in candidates:
         ties.append(before)
         before += int((c == value).sum())
-    return Cut(value, less, tuple(ties))
+    return Cut(value, less, (*ties, before))
 
 
 def _cut_by_low_bits(histograms: list[torch.Tensor], b: int, rank_in: int, below: int) -> Cut:
@@ -122,7 +129,7 @@ def _cut_by_low_bits(histograms: list[torch.Tensor], b: int, rank_in: int, below
     for h in histograms:
         ties.append(before)
         before += int(h[low])
-    return Cut(value, below + (int(cum[low - 1]) if low > 0 else 0), tuple(ties))
+    return Cut(value, below + (int(cum[low - 1]) if low > 0 else 0), (*ties, before))
 
 
 def find_cuts(

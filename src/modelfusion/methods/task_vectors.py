@@ -18,10 +18,13 @@ from collections.abc import Callable, Iterator
 import torch
 
 from modelfusion.methods.blocks import Block, BlockSource, blocks
-from modelfusion.methods.consensus import agreement_mask
 from modelfusion.methods.keep_rules import KeepAll, KeepRule
 from modelfusion.methods.rank_cut import find_cuts, order_keys
 from modelfusion.methods.spec import ParamSpec
+
+KEY_CACHE_BYTES = 64 << 20
+"""A tensor's magnitude keys (4 bytes an entry and model) are kept between the passes of a magnitude window
+(TIES, Breadcrumbs) up to this size, instead of being computed again from the inputs in each pass."""
 
 ZERO_DIVISOR = 1e-8
 """|sum of weights| below this is treated as no normalization (divide by 1), as mergekit does."""
@@ -32,13 +35,6 @@ def task_vectors(tensors: list[torch.Tensor], base: torch.Tensor | None) -> list
     if base is None:
         raise ValueError("this method needs base_model")
     return [t - base for t in tensors]
-
-
-def weights_like(weight: list[float], deltas: torch.Tensor) -> torch.Tensor:
-    """The per-model weights shaped to broadcast against a [models, ...] stack."""
-    if len(weight) != deltas.shape[0]:
-        raise ValueError(f"{deltas.shape[0]} models but {len(weight)} weights")
-    return torch.tensor(weight, dtype=deltas.dtype, device=deltas.device).view(-1, *([1] * (deltas.dim() - 1)))
 
 
 def combine(
@@ -65,8 +61,51 @@ def combine(
     return merged
 
 
-def _l1(t: torch.Tensor) -> float:
-    return float(t.abs().sum(dtype=torch.float64))
+def _sum_in_order(parts: list[torch.Tensor]) -> torch.Tensor:
+    total = parts[0].clone() if len(parts) == 1 else parts[0] + parts[1]
+    for p in parts[2:]:
+        total.add_(p)
+    return total
+
+
+def merge_block(
+    deltas: list[torch.Tensor],
+    masks: list[torch.Tensor | None],
+    weight: list[float],
+    scales: list[float | None],
+    *,
+    consensus: bool,
+    normalize: bool,
+) -> torch.Tensor:
+    """combine() for one block, without stacking, boolean selects or `where` (slow on random masks):
+
+        d_i = m_i s_i w_i delta_i (deltas are consumed in place)
+        gamma = copysign(1, sum_i d_i)      (a zero sum counts as +1; -0 only when every d_i is -0)
+        a_i = relu(gamma d_i)               (|d_i| where d_i agrees with gamma, else 0)
+        merged = gamma sum_i a_i / (sum_i sign(a_i) w_i if normalize; a divisor below 1e-8 counts as 1)
+
+    Without consensus a_i = d_i and the divisor is sum_i w_i. Same values as combine(); only the sign of a zero
+    may differ.
+    """
+    weighted = []
+    for d, m, w, s in zip(deltas, masks, weight, scales):
+        if m is not None:
+            d.mul_(m)
+        weighted.append(d.mul_(w if s is None else w * s))
+    if not consensus:
+        merged = _sum_in_order(weighted)
+        if normalize:
+            total = torch.tensor(weight, dtype=merged.dtype).sum()
+            merged.div_(1.0 if abs(float(total)) < ZERO_DIVISOR else total)
+        return merged
+    gamma = torch.ones_like(weighted[0]).copysign_(_sum_in_order(weighted))
+    aligned = [d.mul_(gamma).relu_() for d in weighted]
+    merged = _sum_in_order(aligned).mul_(gamma)
+    if normalize:
+        divisor = _sum_in_order([a.sign().mul_(w) for a, w in zip(aligned, weight)])
+        keep = (divisor.abs() >= ZERO_DIVISOR).to(divisor.dtype)  # divisor * 1 + 0, or divisor * 0 + 1: exact
+        merged.div_(divisor.mul_(keep).add_(1.0 - keep))
+    return merged
 
 
 def _rescale_factors(
@@ -86,9 +125,10 @@ def _rescale_factors(
         if not total:
             total, kept, masked = [0.0] * len(deltas), [0.0] * len(deltas), [m is not None for m in masks]
         for i, (d, m) in enumerate(zip(deltas, masks)):
-            if m is not None:
-                total[i] += _l1(d)
-                kept[i] += _l1(d * m)
+            if m is not None:  # float32 cascade sums per block (relative error ~1e-7), added up in float64
+                magnitude = d.abs()
+                total[i] += float(magnitude.sum())
+                kept[i] += float(magnitude.mul_(m).sum())
     scales = [
         (t / k) if any_mask and k != 0 and math.isfinite(k) else None for t, k, any_mask in zip(total, kept, masked)
     ]
@@ -105,27 +145,38 @@ def stream_task_vectors(
     lambda_: float,
     rescale: bool = False,
 ) -> Iterator[torch.Tensor]:
-    """theta_base + lambda * combine(sparsify(theta_i - theta_base)), block by block; see the module docstring.
+    """theta_base + lambda * merge_block(sparsify(theta_i - theta_base)), block by block; see the module docstring.
 
     Passes over the blocks: magnitude windows first (TIES, Breadcrumbs), then the L1 sums and masks when
     `rescale`, then the output. Random masks are drawn from each block's generator in model order.
     """
-    if source.block(0).base is None:
+    first = source.block(0)
+    if first.base is None:
         raise ValueError("this method needs base_model")
+    if len(weight) != len(first.tensors):
+        raise ValueError(f"{len(first.tensors)} models but {len(weight)} weights")
     keep = keep or [KeepAll()] * len(weight)
     windows = [rule.window(source.numel) for rule in keep]
-    cuts = find_cuts(
-        source,
-        lambda b: [
-            None if w is None else order_keys((t - b.base).abs(), w.descending) for t, w in zip(b.tensors, windows)
-        ],
-        windows,
-        source.numel,
-    )
+    windowed = sum(w is not None for w in windows)
+    kept_keys: dict[int, list] | None = {} if 0 < source.numel * windowed * 4 <= KEY_CACHE_BYTES else None
+
+    def keys_of(b: Block) -> list[torch.Tensor | None]:
+        if kept_keys is not None and b.index in kept_keys:
+            return kept_keys[b.index]
+        keys = [None if w is None else order_keys((t - b.base).abs(), w.descending) for t, w in zip(b.tensors, windows)]
+        if kept_keys is not None:
+            kept_keys[b.index] = keys
+        return keys
+
+    cuts = find_cuts(source, keys_of, windows, source.numel)
 
     def masks_of(block: Block, deltas: list[torch.Tensor]) -> list[torch.Tensor | None]:
         generator = source.generator(block.index)
-        return [rule.mask(d, c, block.index, generator) for rule, d, c in zip(keep, deltas, cuts)]
+        keys = kept_keys.get(block.index) if kept_keys else None
+        return [
+            rule.mask(d, c, block.index, generator, None if keys is None else keys[i])
+            for i, (rule, d, c) in enumerate(zip(keep, deltas, cuts))
+        ]
 
     scales, saved = _rescale_factors(source, masks_of) if rescale else ([None] * len(keep), None)
     for block in blocks(source):
@@ -134,15 +185,8 @@ def stream_task_vectors(
             masks = masks_of(block, deltas)
         else:
             masks, saved[block.index] = saved[block.index], None
-        kept = []
-        for d, m, s in zip(deltas, masks, scales):
-            k = d if m is None else d * m
-            kept.append(k if s is None else k * s)
-        stacked = torch.stack(kept)
-        weights = weights_like(weight, stacked)
-        weighted = stacked * weights
-        mask = agreement_mask(weighted) if consensus else None
-        yield block.base + lambda_ * combine(stacked, weights, mask, normalize=normalize, weighted=weighted)
+        merged = merge_block(deltas, masks, weight, scales, consensus=consensus, normalize=normalize)
+        yield (merged if lambda_ == 1.0 else merged.mul_(lambda_)).add_(block.base)
 
 
 def task_vector_params(*, normalize: bool, rescale: bool, extra: tuple[ParamSpec, ...] = ()) -> tuple[ParamSpec, ...]:
