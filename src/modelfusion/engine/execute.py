@@ -12,6 +12,7 @@ from modelfusion.engine.row_blocks import RowBlocks, RowReader
 from modelfusion.errors import RecipeError
 from modelfusion.methods import MergeMethod, get_method
 from modelfusion.methods.blocks import blocks
+from modelfusion.methods.task_vectors import PASS_CACHE_BYTES
 from modelfusion.plan.job import COPY, InputRef, Job, MergePlan
 
 
@@ -149,10 +150,12 @@ def job_memory(plan: MergePlan, job: Job) -> int:
     method = get_method(job.method)
     if _streams(job, method):
         # Per block: the inputs as stored and widened, task vectors, masks, the stacked and weighted copies;
-        # plus the masks of every block kept between the passes of a rescaled method (1 byte an entry and model).
+        # plus the masks of every block kept between the passes of a rescaled method (1 byte an entry and model)
+        # and, for multi-pass methods, the task vectors and keys they keep between passes (small tensors).
         block = (5 * len(refs) + 6) * min(BLOCK_ELEMENTS, job.out.numel) * elem
         masks = len(job.inputs) * job.out.numel if job.params.get("rescale") else 0
-        return job.out.nbytes + block + masks
+        kept = 0 if method.elementwise else min(PASS_CACHE_BYTES, 8 * len(job.inputs) * job.out.numel)
+        return job.out.nbytes + block + masks + kept
     # Whole-tensor methods hold several working copies (task vectors, magnitudes, masks, selections).
     return stored // max(1, len(refs)) + (2 * len(refs) + 4) * job.out.numel * elem + job.out.nbytes
 

@@ -32,6 +32,7 @@ class RowBlocks:
         device: torch.device | None = None,
     ):
         self._readers, self._base, self._widen, self._seed_of = readers, base, widen, seed_of
+        self.models, self.has_base = len(readers), base is not None
         self._device = device or torch.device("cpu")
         self.numel = 1
         for n in shape:
@@ -69,8 +70,12 @@ class RowBlocks:
 
     def block(self, index: int) -> Block:
         rows = self.rows(index)
-        base = None if self._base is None else self._widen(self._base(rows))
-        return Block(index, [self._widen(read(rows)) for read in self._readers], base)
+        base = self._base
+        return Block(
+            index,
+            lambda: [self._widen(read(rows)) for read in self._readers],
+            lambda: None if base is None else self._widen(base(rows)),
+        )
 
     def generator(self, index: int) -> torch.Generator | None:
         if self._seed_of is None:

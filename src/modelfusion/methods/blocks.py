@@ -10,20 +10,33 @@ last dimension (DELLA ranks within rows).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:  # torch is imported lazily: listing methods must not load it
     import torch
 
 
-@dataclass(frozen=True)
 class Block:
-    """One row block of every input, in the compute dtype. `base` is None for methods without a base."""
+    """One row block of every input, in the compute dtype, read when first used (a pass that needs only some
+    of them, or none, reads only those). `base` is None for methods without a base."""
 
-    index: int
-    tensors: list[torch.Tensor]
-    base: torch.Tensor | None
+    def __init__(
+        self,
+        index: int,
+        tensors: Callable[[], list[torch.Tensor]],
+        base: Callable[[], torch.Tensor | None],
+    ):
+        self.index = index
+        self._load_tensors, self._load_base = tensors, base
+
+    @cached_property
+    def tensors(self) -> list[torch.Tensor]:
+        return self._load_tensors()
+
+    @cached_property
+    def base(self) -> torch.Tensor | None:
+        return self._load_base()
 
 
 class BlockSource(Protocol):
@@ -32,6 +45,9 @@ class BlockSource(Protocol):
     count: int
     numel: int
     """Entries of each input tensor (all blocks together)."""
+    models: int
+    """Inputs besides the base."""
+    has_base: bool
 
     def block(self, index: int) -> Block: ...
 
@@ -54,8 +70,9 @@ class WholeTensors:
     count = 1
 
     def __init__(self, tensors: list[torch.Tensor], base: torch.Tensor | None, generator: torch.Generator | None):
-        self._block = Block(0, tensors, base)
+        self._block = Block(0, lambda: tensors, lambda: base)
         self.numel = (base if base is not None else tensors[0]).numel()
+        self.models, self.has_base = len(tensors), base is not None
         self._generator = generator
         self._start = generator.get_state() if generator is not None else None
 

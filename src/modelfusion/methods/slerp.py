@@ -43,7 +43,7 @@ def slerp_blocks(source: BlockSource, *, t: float) -> Iterator[torch.Tensor]:
     """SLERP from the base model (t = 0) to the other model (t = 1), over row blocks: one pass for |a|^2, |b|^2
     and <a, b> (float64 sums), then the output block by block. Falls back to lerp (1-t) a + t b when
     |cos O| > COLINEAR_THRESHOLD."""
-    if source.block(0).base is None or len(source.block(0).tensors) != 1:
+    if not source.has_base or source.models != 1:
         raise ValueError("slerp needs exactly two models: base_model and one other")
     aa = bb = ab = 0.0
     for block in blocks(source):

@@ -22,9 +22,10 @@ from modelfusion.methods.keep_rules import KeepAll, KeepRule
 from modelfusion.methods.rank_cut import find_cuts, order_keys
 from modelfusion.methods.spec import ParamSpec
 
-KEY_CACHE_BYTES = 64 << 20
-"""A tensor's magnitude keys (4 bytes an entry and model) are kept between the passes of a magnitude window
-(TIES, Breadcrumbs) up to this size, instead of being computed again from the inputs in each pass."""
+PASS_CACHE_BYTES = 64 << 20
+"""Up to this size (8 bytes an entry and model), a tensor's task vectors and magnitude keys are kept between
+the passes of a multi-pass merge (TIES, Breadcrumbs, rescaled DARE / DELLA) instead of being read, widened and
+computed again from the inputs in each pass."""
 
 ZERO_DIVISOR = 1e-8
 """|sum of weights| below this is treated as no normalization (divide by 1), as mergekit does."""
@@ -109,7 +110,9 @@ def merge_block(
 
 
 def _rescale_factors(
-    source: BlockSource, masks_of: Callable[[Block, list[torch.Tensor]], list[torch.Tensor | None]]
+    source: BlockSource,
+    deltas_of: Callable[[Block], list[torch.Tensor]],
+    masks_of: Callable[[Block, list[torch.Tensor]], list[torch.Tensor | None]],
 ) -> tuple[list[float | None], list[list[torch.Tensor | None]]]:
     """Per model ||delta_i||_1 / ||m_i delta_i||_1 over the whole tensor (mergekit's rescaling; for DARE close to
     the paper's 1 / density, but exact for the draw at hand), None where nothing was dropped or nothing kept;
@@ -119,7 +122,7 @@ def _rescale_factors(
     masked: list[bool] = []
     saved = []
     for block in blocks(source):
-        deltas = task_vectors(block.tensors, block.base)
+        deltas = deltas_of(block)
         masks = masks_of(block, deltas)
         saved.append(masks)
         if not total:
@@ -150,37 +153,46 @@ def stream_task_vectors(
     Passes over the blocks: magnitude windows first (TIES, Breadcrumbs), then the L1 sums and masks when
     `rescale`, then the output. Random masks are drawn from each block's generator in model order.
     """
-    first = source.block(0)
-    if first.base is None:
+    if not source.has_base:
         raise ValueError("this method needs base_model")
-    if len(weight) != len(first.tensors):
-        raise ValueError(f"{len(first.tensors)} models but {len(weight)} weights")
+    if len(weight) != source.models:
+        raise ValueError(f"{source.models} models but {len(weight)} weights")
     keep = keep or [KeepAll()] * len(weight)
     windows = [rule.window(source.numel) for rule in keep]
-    windowed = sum(w is not None for w in windows)
-    kept_keys: dict[int, list] | None = {} if 0 < source.numel * windowed * 4 <= KEY_CACHE_BYTES else None
+    windowed = any(w is not None for w in windows)
+    keep_between = (windowed or rescale) and source.numel * len(weight) * 8 <= PASS_CACHE_BYTES
+    saved_deltas: dict[int, list[torch.Tensor]] = {}
+    saved_keys: dict[int, list[torch.Tensor | None]] = {}
+
+    def deltas_of(b: Block) -> list[torch.Tensor]:
+        deltas = saved_deltas.get(b.index)
+        if deltas is None:
+            deltas = task_vectors(b.tensors, b.base)
+            if keep_between:
+                saved_deltas[b.index] = deltas
+        return deltas
 
     def keys_of(b: Block) -> list[torch.Tensor | None]:
-        if kept_keys is not None and b.index in kept_keys:
-            return kept_keys[b.index]
-        keys = [None if w is None else order_keys((t - b.base).abs(), w.descending) for t, w in zip(b.tensors, windows)]
-        if kept_keys is not None:
-            kept_keys[b.index] = keys
+        keys = saved_keys.get(b.index)
+        if keys is None:
+            keys = [None if w is None else order_keys(d.abs(), w.descending) for d, w in zip(deltas_of(b), windows)]
+            if keep_between:
+                saved_keys[b.index] = keys
         return keys
 
     cuts = find_cuts(source, keys_of, windows, source.numel)
 
     def masks_of(block: Block, deltas: list[torch.Tensor]) -> list[torch.Tensor | None]:
         generator = source.generator(block.index)
-        keys = kept_keys.get(block.index) if kept_keys else None
+        keys = saved_keys.pop(block.index, None)
         return [
             rule.mask(d, c, block.index, generator, None if keys is None else keys[i])
             for i, (rule, d, c) in enumerate(zip(keep, deltas, cuts))
         ]
 
-    scales, saved = _rescale_factors(source, masks_of) if rescale else ([None] * len(keep), None)
+    scales, saved = _rescale_factors(source, deltas_of, masks_of) if rescale else ([None] * len(keep), None)
     for block in blocks(source):
-        deltas = task_vectors(block.tensors, block.base)
+        deltas = saved_deltas.pop(block.index, None) or task_vectors(block.tensors, block.base)
         if saved is None:
             masks = masks_of(block, deltas)
         else:
