@@ -22,6 +22,16 @@ def _layout() -> tuple[ShardLayout, dict[str, torch.Tensor]]:
     return ShardLayout(infos, 20_000), tensors
 
 
+def _write_all(folder, layout: ShardLayout, tensors: dict[str, torch.Tensor]) -> None:
+    writer = ShardWriter(folder, layout)
+    try:
+        for name, t in tensors.items():
+            writer.write(name, t)
+        writer.sync()
+    finally:
+        writer.close()
+
+
 def test_writeback_starts_once_enough_bytes_gathered(tmp_path, monkeypatch):
     calls: list[tuple[int, int, int, int]] = []
 
@@ -33,13 +43,7 @@ def test_writeback_starts_once_enough_bytes_gathered(tmp_path, monkeypatch):
     monkeypatch.setattr(shard_writer, "WRITE_BEHIND_BYTES", 16 << 10)  # two 8 KiB tensors
     layout, tensors = _layout()
     assert len(layout.shards) == 2
-    writer = ShardWriter(tmp_path, layout)
-    try:
-        for name, t in tensors.items():
-            writer.write(name, t)
-        writer.sync()
-    finally:
-        writer.close()  # joins the thread: every queued range has been handed over
+    _write_all(tmp_path, layout, tensors)  # close() joins the thread: every queued range was handed over
     assert [(offset, nbytes) for _, offset, nbytes, _ in calls] == [(0, 0), (0, 0)]  # whole file, one call each
     assert {flags for *_, flags in calls} == {2}  # SYNC_FILE_RANGE_WRITE only: start writeback, never wait
     assert len({fd for fd, *_ in calls}) == 2
@@ -65,13 +69,7 @@ def test_a_writeback_error_fails_the_sync(tmp_path, monkeypatch):
 
 def test_real_sync_file_range_where_available(tmp_path):
     layout, tensors = _layout()
-    writer = ShardWriter(tmp_path, layout)
-    try:
-        for name, t in tensors.items():
-            writer.write(name, t)
-        writer.sync()
-    finally:
-        writer.close()
+    _write_all(tmp_path, layout, tensors)
     data = {s.filename: (tmp_path / s.filename).read_bytes() for s in layout.shards}
     for name, t in tensors.items():
         place = layout.placements[name]

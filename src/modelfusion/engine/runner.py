@@ -2,9 +2,9 @@
 
 Memory bound: at most `threads + 1` jobs are in flight, and only as many as fit a memory budget by their
 estimated footprint (a job larger than the budget runs alone); the largest job that fits starts first
-(admission.py). Inputs are read into memory the job owns (no
-memory maps), streamed methods run on row blocks, and nothing else holds tensor data, so peak memory is
-about max(budget, largest job) plus the interpreter and torch, whatever the model's size.
+(admission.py). Streamed methods read their inputs block by block (no memory maps) and a job holds its output
+plus one block's working set; nothing else holds tensor data, so peak memory is about the budget (or the
+largest job) plus the interpreter and torch, whatever the model's size.
 Determinism: torch's own intra-op threads are set to 1 while workers run, so every tensor is computed with
 the same reduction order whatever --threads is; the output is bit-identical across thread counts.
 """

@@ -45,8 +45,19 @@ class KeepAll:
         return None
 
 
+class _MagnitudeWindow:
+    """A rule whose mask is a magnitude rank window over the whole tensor, resolved before any output block."""
+
+    def mask(
+        self, delta: torch.Tensor, cuts: WindowCuts | None, block: int, generator, keys: torch.Tensor | None = None
+    ) -> torch.Tensor | None:
+        if cuts is None:
+            return None
+        return cuts.mask(order_keys(delta.abs(), cuts.window.descending) if keys is None else keys, block)
+
+
 @dataclass(frozen=True)
-class KeepLargest:
+class KeepLargest(_MagnitudeWindow):
     """TIES trim: the k = floor(density n) entries of largest |delta|, equal magnitudes in index order."""
 
     density: float
@@ -54,16 +65,9 @@ class KeepLargest:
     def window(self, n: int) -> RankWindow | None:
         return None if self.density >= 1 else RankWindow(0, keep_count(self.density, n), descending=True)
 
-    def mask(
-        self, delta: torch.Tensor, cuts: WindowCuts | None, block: int, generator, keys: torch.Tensor | None = None
-    ) -> torch.Tensor | None:
-        if cuts is None:
-            return None
-        return cuts.mask(order_keys(delta.abs(), descending=True) if keys is None else keys, block)
-
 
 @dataclass(frozen=True)
-class KeepMiddle:
+class KeepMiddle(_MagnitudeWindow):
     """Breadcrumbs: with kept = floor(density n) and top = min(floor(gamma n), n - kept), the `top` largest |delta|
     are dropped, then the n - kept - top smallest: ascending ranks [n - top - kept, n - top) survive."""
 
@@ -74,13 +78,6 @@ class KeepMiddle:
         kept = keep_count(self.density, n)
         top = min(keep_count(self.gamma, n), n - kept)
         return RankWindow(n - top - kept, n - top, descending=False)
-
-    def mask(
-        self, delta: torch.Tensor, cuts: WindowCuts | None, block: int, generator, keys: torch.Tensor | None = None
-    ) -> torch.Tensor | None:
-        if cuts is None:
-            return None
-        return cuts.mask(order_keys(delta.abs(), descending=False) if keys is None else keys, block)
 
 
 @dataclass(frozen=True)
