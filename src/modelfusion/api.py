@@ -26,6 +26,7 @@ from modelfusion.checkpoint.tokenizer_files import write_tokenizer
 from modelfusion.engine import run_plan
 from modelfusion.engine.device import checked_device
 from modelfusion.engine.journal import remove_journal
+from modelfusion.engine.runner import tensors_in_flight
 from modelfusion.engine.staged_write import write_shards
 from modelfusion.errors import OutputError, PlanError, RecipeError
 from modelfusion.plan import COPY, Job, MergePlan, build_plan
@@ -150,7 +151,7 @@ def merge(
         plan = plan_stage(stage, checkpoints, random_seed)
         plan.allow_nonfinite = allow_nonfinite
         layout = ShardLayout(plan.out_tensors, shard_bytes)
-        summary = summarize(plan, threads, len(layout.shards))
+        summary = summarize(plan, threads, len(layout.shards), tensors_in_flight(plan, threads))
         if dry_run:
             return MergeResult(None, summary)
         check_output_path(out, plan.input_paths(), overwrite)

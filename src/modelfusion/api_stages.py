@@ -18,6 +18,7 @@ from modelfusion import __version__
 from modelfusion.checkpoint import Checkpoint, TensorInfo, open_checkpoint
 from modelfusion.checkpoint.shard_layout import DEFAULT_SHARD_BYTES, ShardLayout, parse_size
 from modelfusion.checkpoint.tokenizer_files import Vocab
+from modelfusion.engine.runner import tensors_in_flight
 from modelfusion.errors import PlanError
 from modelfusion.plan import MergePlan, build_plan
 from modelfusion.plan.stages import check_stage_names, model_refs, path_identity, rename_models, stage_key
@@ -149,7 +150,8 @@ def merge_stages(
     final_plan = _plan_all(resolved, random_seed)
     if dry_run:
         shards = len(ShardLayout(final_plan.out_tensors, parse_size(out_shard_size)).shards)
-        return MergeResult(None, summarize(final_plan, threads or os.cpu_count() or 1, shards))
+        workers = threads or os.cpu_count() or 1
+        return MergeResult(None, summarize(final_plan, workers, shards, tensors_in_flight(final_plan, workers)))
     common: dict[str, Any] = {
         "random_seed": random_seed,
         "device": device,

@@ -15,6 +15,7 @@ from modelfusion.analysis.compare import short_labels
 from modelfusion.analysis.model_facts import ModelFacts, config_rows, model_facts
 from modelfusion.checkpoint import Checkpoint, open_checkpoint
 from modelfusion.checkpoint.shard_layout import DEFAULT_SHARD_BYTES, ShardLayout
+from modelfusion.engine.runner import tensors_in_flight
 from modelfusion.errors import PlanError, UserError
 from modelfusion.methods import MergeMethod, all_methods
 from modelfusion.plan import build_plan
@@ -106,7 +107,8 @@ def _verdict(method: MergeMethod, ckpts: dict[str, Checkpoint], base: str | None
     except UserError as e:
         return MethodVerdict(method.name, False, [e.message])
     threads = os.cpu_count() or 1
-    summary = summarize(plan, threads, len(ShardLayout(plan.out_tensors, DEFAULT_SHARD_BYTES).shards))
+    shards = len(ShardLayout(plan.out_tensors, DEFAULT_SHARD_BYTES).shards)
+    summary = summarize(plan, threads, shards, tensors_in_flight(plan, threads))
     estimate = {
         "bytes_to_read": summary.bytes_to_read,
         "bytes_to_write": summary.bytes_to_write,

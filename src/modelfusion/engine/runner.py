@@ -41,6 +41,13 @@ def _torch_threads(n: int) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
+def tensors_in_flight(plan: MergePlan, threads: int, budget: int = MEMORY_BUDGET) -> int:
+    """Upper estimate of the tensor bytes the jobs of `plan` hold at once: at most `threads + 1` jobs, together
+    within the budget unless a single job is larger (it then runs alone)."""
+    largest = max((job_memory(plan, j) for j in plan.jobs), default=0)
+    return min((threads + 1) * largest, max(budget, largest))
+
+
 def reading_order(plan: MergePlan) -> list[Job]:
     """Jobs sorted by the file and position of their first input, so input files are read sequentially."""
     rank: dict[tuple[str, str], int] = {}

@@ -77,12 +77,5 @@ class MergePlan:
             total += sum(self.checkpoints[r.model].infos[r.tensor].nbytes for r in set(refs))
         return total
 
-    def job_footprint(self, job: Job) -> int:
-        """Bytes a job holds while it runs: its inputs in the compute dtype, the result, and the output."""
-        refs = job.inputs + ([job.base] if job.base else [])
-        elem = torch.empty((), dtype=job.compute_dtype).element_size()
-        n = job.out.numel
-        return n * elem * (len(refs) + 2) + job.out.nbytes
-
     def input_paths(self) -> list[Path]:
         return [c.path for c in self.checkpoints.values() if c.path is not None]

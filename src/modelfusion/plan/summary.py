@@ -20,7 +20,7 @@ class PlanSummary:
     bytes_to_read: int
     bytes_to_write: int
     peak_memory: int
-    """Estimated peak of tensors in flight: (threads + 1) x the largest job footprint."""
+    """Estimated peak of tensor data in flight (the engine's estimate: engine.runner.tensors_in_flight)."""
     seconds: float
     shards: int
 
@@ -28,8 +28,7 @@ class PlanSummary:
         return dict(self.__dict__)
 
 
-def summarize(plan: MergePlan, threads: int, shards: int) -> PlanSummary:
-    largest = max((plan.job_footprint(j) for j in plan.jobs), default=0)
+def summarize(plan: MergePlan, threads: int, shards: int, peak_memory: int) -> PlanSummary:
     read, write = plan.bytes_to_read, plan.bytes_to_write
     return PlanSummary(
         method=plan.method,
@@ -38,7 +37,7 @@ def summarize(plan: MergePlan, threads: int, shards: int) -> PlanSummary:
         by_method=dict(Counter(j.method for j in plan.jobs)),
         bytes_to_read=read,
         bytes_to_write=write,
-        peak_memory=(threads + 1) * largest,
+        peak_memory=peak_memory,
         seconds=(read + write) / ASSUMED_THROUGHPUT,
         shards=shards,
     )
