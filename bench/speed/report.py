@@ -49,7 +49,13 @@ def plot_tensors(points: list[dict]) -> None:
         xs = [p["tensors"] for p in points if "wall_s" in p.get(tool, {})]
         ys = [1000 * p[tool]["wall_s"] / p["tensors"] for p in points if "wall_s" in p.get(tool, {})]
         if xs:
-            ax.plot(xs, ys, marker="o", label=tool)
+            line = ax.plot(xs, ys, marker="o", label=tool)[0]
+            cut = [
+                (p["tensors"], p[tool]["timed_out_after_s"]) for p in points if "timed_out_after_s" in p.get(tool, {})
+            ]
+            for n, limit in cut:  # a lower bound: the run was stopped at its time limit
+                ax.plot([n], [1000 * limit / n], marker="^", color=line.get_color(), linestyle="none")
+                ax.annotate(f"> {limit:.0f} s (timed out)", (n, 1000 * limit / n), fontsize=8, ha="right", va="bottom")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("tensors per checkpoint (3 checkpoints, linear merge)")
@@ -119,6 +125,10 @@ def write_report(r: dict) -> None:
                 wall = p.get(tool, {}).get("wall_s")
                 last = prev.get(tool)
                 marginal = 1000 * (wall - last[1]) / (p["tensors"] - last[0]) if wall and last else None
+                limit = p.get(tool, {}).get("timed_out_after_s")
+                if limit:  # stopped at the time limit: only lower bounds
+                    cells += [f"> {limit:.0f} (timed out)", f"> {1000 * limit / p['tensors']:.1f}", "-"]
+                    continue
                 cells += [_f(wall), _f(wall and 1000 * wall / p["tensors"]), _f(marginal, "{:.2f}")]
                 if wall:
                     prev[tool] = (p["tensors"], wall)

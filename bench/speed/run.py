@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -134,7 +135,9 @@ def bench_tensor_counts(counts: list[int], mk_limit: int, timeout: float) -> dic
         if n <= mk_limit:
             try:
                 point["mergekit"] = mergekit(rec, WORK / f"{name}-mk", timeout=timeout).as_dict()
-            except Exception as e:  # a timeout is a result too
+            except subprocess.TimeoutExpired:  # a timeout is a result too: more than `timeout` seconds
+                point["mergekit"] = {"timed_out_after_s": timeout}
+            except Exception as e:
                 point["mergekit"] = {"error": str(e)[:200]}
         points.append(point)
     return {"points": points}
