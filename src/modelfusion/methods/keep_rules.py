@@ -34,11 +34,15 @@ def della_range_problem(density: float, epsilon: float) -> str | None:
     return None
 
 
-@dataclass(frozen=True)
-class KeepAll:
+class _LocalRule:
+    """A rule that decides each entry within its block: no window to resolve over the whole tensor first."""
+
     def window(self, n: int) -> RankWindow | None:
         return None
 
+
+@dataclass(frozen=True)
+class KeepAll(_LocalRule):
     def mask(
         self, delta: torch.Tensor, cuts: WindowCuts | None, block: int, generator, keys: torch.Tensor | None = None
     ) -> torch.Tensor | None:
@@ -81,13 +85,10 @@ class KeepMiddle(_MagnitudeWindow):
 
 
 @dataclass(frozen=True)
-class KeepRandom:
+class KeepRandom(_LocalRule):
     """DARE drop: m_j = [u_j < density], u_j ~ U[0, 1) from the block's generator."""
 
     density: float
-
-    def window(self, n: int) -> RankWindow | None:
-        return None
 
     def mask(
         self, delta: torch.Tensor, cuts: WindowCuts | None, block: int, generator, keys: torch.Tensor | None = None
@@ -98,15 +99,12 @@ class KeepRandom:
 
 
 @dataclass(frozen=True)
-class KeepRanked:
+class KeepRanked(_LocalRule):
     """DELLA MagPrune: per row, u_r < p_r for the entry of rank r (one stable argsort of the row's magnitudes;
     the uniform draws are taken in rank order and scattered back)."""
 
     density: float
     epsilon: float
-
-    def window(self, n: int) -> RankWindow | None:
-        return None
 
     def mask(
         self, delta: torch.Tensor, cuts: WindowCuts | None, block: int, generator, keys: torch.Tensor | None = None
