@@ -3,11 +3,12 @@
     delta_i  = theta_i - theta_base                         (task vector; Ilharco et al. 2022, arXiv:2212.04089)
     delta_i' = m_i delta_i, m_i from a keep rule            (keep_rules.py; * L1 ratio if rescale)
     d_i      = w_i delta_i'
-    m_i      = sign(d_i) == sign(sum_k d_k)                 (consensus.py, optional; else m_i = 1)
+    m_i      = sign(d_i) == sign(sum_k d_k)                 (consensus, optional; else m_i = 1)
     merged   = sum_i m_i d_i / (sum_i m_i w_i if normalize)  (a zero divisor counts as 1)
     theta    = theta_base + lambda * merged
 
-Each method file composes these in a line or two.
+Each method file composes these in a line or two: `stream_task_vectors` over row blocks (methods/blocks.py),
+with `merge_block` for the last three lines.
 """
 
 from __future__ import annotations
@@ -38,18 +39,11 @@ def task_vectors(tensors: list[torch.Tensor], base: torch.Tensor | None) -> list
     return [t - base for t in tensors]
 
 
-def combine(
-    deltas: torch.Tensor,
-    weights: torch.Tensor,
-    mask: torch.Tensor | None,
-    *,
-    normalize: bool,
-    weighted: torch.Tensor | None = None,
-) -> torch.Tensor:
+def combine(deltas: torch.Tensor, weights: torch.Tensor, mask: torch.Tensor | None, *, normalize: bool) -> torch.Tensor:
     """sum_i m_i w_i delta_i, divided by sum_i m_i w_i when `normalize` (the TIES disjoint mean when m is a
-    sign-agreement mask; m = 1 when `mask` is None). `weights` broadcasts against `deltas`; `weighted` is
-    deltas * weights when the caller has it already."""
-    weighted = deltas * weights if weighted is None else weighted
+    sign-agreement mask; m = 1 when `mask` is None), on a stacked [models, ...] tensor (SCE). `weights`
+    broadcasts against `deltas`. The streamed methods use `merge_block`, the same values block by block."""
+    weighted = deltas * weights
     if mask is not None:
         weighted = weighted * mask
         divisor = (weights * mask).sum(dim=0)
