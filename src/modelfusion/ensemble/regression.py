@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from sklearn.base import RegressorMixin, TransformerMixin, clone
+from sklearn.base import RegressorMixin, TransformerMixin
 from sklearn.linear_model import RidgeCV
 from sklearn.model_selection import check_cv
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from modelfusion.ensemble.base import MemberEnsemble
-from modelfusion.ensemble.stack_features import StackFeatures
+from modelfusion.ensemble.stack_features import StackFeatures, fit_final_estimator
 
 
 class AveragingEnsembleRegressor(RegressorMixin, MemberEnsemble):
@@ -57,11 +57,8 @@ class StackingEnsembleRegressor(RegressorMixin, TransformerMixin, MemberEnsemble
         X_meta = self.stack_.fit(X, y, None, splits, sw)
         self.estimators_ = self.stack_.estimators_
         self.named_estimators_ = self.stack_.named_estimators_
-        self.final_estimator_ = clone(RidgeCV() if self.final_estimator is None else self.final_estimator)
-        if sw is None:
-            self.final_estimator_.fit(X_meta, y)
-        else:
-            self.final_estimator_.fit(X_meta, y, sample_weight=sw)
+        final = RidgeCV() if self.final_estimator is None else self.final_estimator
+        self.final_estimator_ = fit_final_estimator(final, X_meta, y, sw)
         return self
 
     def transform(self, X: Any) -> np.ndarray:

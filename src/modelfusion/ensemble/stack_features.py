@@ -7,12 +7,23 @@ import itertools
 from typing import Any
 
 import numpy as np
+from sklearn.base import clone
 from sklearn.utils import Bunch
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from modelfusion.ensemble.frozen import is_frozen
 from modelfusion.ensemble.members import check_members, class_positions, fit_member
 from modelfusion.ensemble.out_of_fold import check_partition, out_of_fold_outputs
+
+
+def fit_final_estimator(final: Any, X_meta: np.ndarray, y: Any, sample_weight: Any) -> Any:
+    """A fitted clone of the final estimator on the meta-features (sample weights passed only when given)."""
+    fitted = clone(final)
+    if sample_weight is None:
+        fitted.fit(X_meta, y)
+    else:
+        fitted.fit(X_meta, y, sample_weight=sample_weight)
+    return fitted
 
 
 def pick_method(name: str, member: Any, stack_method: str, classifier: bool) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from sklearn.base import ClassifierMixin, TransformerMixin, clone
+from sklearn.base import ClassifierMixin, TransformerMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import check_cv
 from sklearn.preprocessing import LabelEncoder
@@ -14,7 +14,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from modelfusion.ensemble.base import MemberEnsemble
 from modelfusion.ensemble.members import class_positions
-from modelfusion.ensemble.stack_features import StackFeatures
+from modelfusion.ensemble.stack_features import StackFeatures, fit_final_estimator
 
 STACK_METHODS = ("auto", "predict_proba", "decision_function", "predict")
 
@@ -63,11 +63,7 @@ class StackingEnsemble(ClassifierMixin, TransformerMixin, MemberEnsemble):
         self.estimators_ = self.stack_.estimators_
         self.named_estimators_ = self.stack_.named_estimators_
         final = LogisticRegression() if self.final_estimator is None else self.final_estimator
-        self.final_estimator_ = clone(final)
-        if sw is None:
-            self.final_estimator_.fit(X_meta, y)
-        else:
-            self.final_estimator_.fit(X_meta, y, sample_weight=sw)
+        self.final_estimator_ = fit_final_estimator(final, X_meta, y, sw)
         return self
 
     def transform(self, X: Any) -> np.ndarray:
