@@ -29,10 +29,12 @@ def _checked(plan: MergePlan, model: str, name: str, t: torch.Tensor) -> torch.T
     return check_finite(t, name, plan.checkpoints[model].infos[name].file or model)
 
 
-BLOCK_ELEMENTS = 1 << 20
+BLOCK_ELEMENTS = 1 << 18
 """Streamed methods (every elementwise one, the task-vector family, SLERP) run on row blocks of about this many
-entries (16 MiB per float32 operand), so a large tensor never exists in the compute dtype as a whole: memory
-per job is its inputs as stored, its output, and the working copies of one block."""
+entries (1 MiB per float32 operand), so a large tensor never exists in the compute dtype as a whole: memory
+per job is its inputs as stored, its output, and the working copies of one block. A block's working set (a
+dozen operands) stays in the last-level cache; at 2^20 entries it did not, and every elementwise pass went to
+memory (DARE 12% slower end to end with two threads, bench/speed/run.py)."""
 
 
 def _keeps_finite(src: torch.dtype, dst: torch.dtype) -> bool:
@@ -151,10 +153,10 @@ def job_memory(plan: MergePlan, job: Job) -> int:
     if _streams(job, method):
         # Per block: the inputs as stored and widened, task vectors, masks, the stacked and weighted copies;
         # plus the masks of every block kept between the passes of a rescaled method (1 byte an entry and model)
-        # and, for multi-pass methods, the task vectors and keys they keep between passes (small tensors).
+        # and, for multi-pass methods, the task vectors, keys and masks they keep between passes (small tensors).
         block = (5 * len(refs) + 6) * min(BLOCK_ELEMENTS, job.out.numel) * elem
         masks = len(job.inputs) * job.out.numel if job.params.get("rescale") else 0
-        kept = 0 if method.elementwise else min(PASS_CACHE_BYTES, 8 * len(job.inputs) * job.out.numel)
+        kept = 0 if method.elementwise else min(PASS_CACHE_BYTES, 12 * len(job.inputs) * job.out.numel)
         return job.out.nbytes + block + masks + kept
     # Whole-tensor methods hold several working copies (task vectors, magnitudes, masks, selections).
     return stored // max(1, len(refs)) + (2 * len(refs) + 4) * job.out.numel * elem + job.out.nbytes

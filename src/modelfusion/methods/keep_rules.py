@@ -8,6 +8,7 @@
   p_r = density - epsilon + 2 epsilon r / (m - 1) (Deep et al. 2024).
 Counts follow mergekit: with n entries, k = floor(density * n) are kept by the magnitude rules. A rule's `mask`
 may be given the block's magnitude keys (`rank_cut.order_keys`) when the caller kept them from an earlier pass.
+Masks are bool (magnitude windows) or float32 0 / 1 (random rules); either multiplies a task vector.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from dataclasses import dataclass
 
 import torch
 
+from modelfusion.methods.bernoulli import bernoulli_mask
 from modelfusion.methods.rank_cut import RankWindow, WindowCuts, order_keys
+from modelfusion.methods.row_order import stable_row_order
 
 
 def keep_count(density: float, n: int) -> int:
@@ -86,7 +89,7 @@ class KeepMiddle(_MagnitudeWindow):
 
 @dataclass(frozen=True)
 class KeepRandom(_LocalRule):
-    """DARE drop: m_j = [u_j < density], u_j ~ U[0, 1) from the block's generator."""
+    """DARE drop: m_j ~ Bernoulli(density) from the block's generator (`bernoulli.bernoulli_mask`)."""
 
     density: float
 
@@ -95,13 +98,13 @@ class KeepRandom(_LocalRule):
     ) -> torch.Tensor | None:
         if self.density >= 1:
             return None
-        return torch.rand(delta.shape, generator=generator, device=delta.device) < self.density
+        return bernoulli_mask(delta.shape, self.density, generator, delta.device)
 
 
 @dataclass(frozen=True)
 class KeepRanked(_LocalRule):
-    """DELLA MagPrune: per row, u_r < p_r for the entry of rank r (one stable argsort of the row's magnitudes;
-    the uniform draws are taken in rank order and scattered back)."""
+    """DELLA MagPrune: per row, the entry of rank r is kept with probability p_r (one stable ascending order of
+    the row's magnitudes, `row_order.stable_row_order`; the draws are taken in rank order and scattered back)."""
 
     density: float
     epsilon: float
@@ -114,13 +117,13 @@ class KeepRanked(_LocalRule):
         if problem := della_range_problem(self.density, self.epsilon):
             raise ValueError(problem)
         if delta.dim() == 0:
-            return torch.rand((), generator=generator, device=delta.device) < self.density
+            return bernoulli_mask((), self.density, generator, delta.device)
         rows = order_keys(delta.reshape(-1, delta.shape[-1]).abs(), descending=False)
         m = rows.shape[-1]
-        order = rows.argsort(dim=-1, stable=True)
+        order = stable_row_order(rows)
         step = 2 * self.epsilon / (m - 1) if m > 1 else 0.0
-        probs = (self.density - self.epsilon) + torch.arange(m, dtype=torch.float32, device=delta.device) * step
-        kept_in_order = torch.rand(rows.shape, generator=generator, device=delta.device) < probs
+        probs = (self.density - self.epsilon) + torch.arange(m, dtype=torch.float64, device=delta.device) * step
+        kept_in_order = bernoulli_mask(rows.shape, probs, generator, delta.device)
         mask = torch.empty_like(kept_in_order)
         mask.scatter_(-1, order, kept_in_order)
         return mask.view(delta.shape)

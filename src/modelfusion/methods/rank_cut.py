@@ -120,15 +120,29 @@ def _cut_gathered(candidates: list[torch.Tensor], b: int | None, rank_in: int, b
     return Cut(value, less, (*ties, before))
 
 
-def _cut_by_low_bits(histograms: list[torch.Tensor], b: int, rank_in: int, below: int) -> Cut:
-    """The cut at rank `below + rank_in`, from per-block histograms of the low 16 bits of bin b's int32 keys."""
-    cum = torch.stack(histograms).sum(0, dtype=torch.int64).cumsum(0)
+def _low_bit_counts(keys: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The distinct low 16 bits of int32 keys and how often each occurs (int64, on the CPU)."""
+    low = keys & 0xFFFF
+    if low.numel() > BINS // 8:  # many keys: one dense count, then its nonzero bins
+        dense = torch.bincount(low, minlength=BINS).cpu()
+        values = dense.nonzero().squeeze(1)
+        return values, dense[values]
+    values, n = torch.unique(low, return_counts=True)
+    return values.to(device="cpu", dtype=torch.int64), n.to(device="cpu", dtype=torch.int64)
+
+
+def _cut_by_low_bits(counts: list[tuple[torch.Tensor, torch.Tensor]], b: int, rank_in: int, below: int) -> Cut:
+    """The cut at rank `below + rank_in`, from each block's (low 16 bits, count) pairs of bin b's int32 keys."""
+    total = torch.zeros(BINS, dtype=torch.int64)
+    for values, n in counts:
+        total.index_add_(0, values, n)
+    cum = total.cumsum(0)
     low = int(torch.searchsorted(cum, torch.tensor([rank_in]), right=True)[0])
     value = (b - BINS // 2) * BINS + low
     ties, before = [], 0
-    for h in histograms:
+    for values, n in counts:
         ties.append(before)
-        before += int(h[low])
+        before += int(n[values == low].sum())
     return Cut(value, below + (int(cum[low - 1]) if low > 0 else 0), (*ties, before))
 
 
@@ -166,7 +180,7 @@ def find_cuts(
         # int32 keys: the low 16 bits order the keys of one bin, so a second histogram finds the exact key without
         # holding the bin's entries (all of them when most magnitudes are equal, e.g. an unchanged embedding's zero
         # deltas). int64 keys (float64 merges) keep the bin's entries and select among them.
-        second: list[list[torch.Tensor]] = [[] for _ in located]
+        second: list[list] = [[] for _ in located]  # per block: (low bits, counts), or the bin's int64 keys
         low_bits = [True] * len(located)
         for block in blocks(source):
             keys = keys_of(block)
@@ -174,7 +188,8 @@ def find_cuts(
                 k = keys[m].flatten()
                 inside = k[_bins(k) == b]
                 low_bits[j] = k.dtype == torch.int32
-                second[j].append(torch.bincount(inside & 0xFFFF, minlength=BINS).int().cpu() if low_bits[j] else inside)
+                # a sparse histogram: a bin holds few distinct low bits per block, so this stays small
+                second[j].append(_low_bit_counts(inside) if low_bits[j] else inside)
         for j, (m, which, b, rank_in, below) in enumerate(located):
             cut = _cut_by_low_bits if low_bits[j] else _cut_gathered
             cuts[(m, which)] = cut(second[j], b, rank_in, below)

@@ -24,9 +24,10 @@ from modelfusion.methods.rank_cut import find_cuts, order_keys
 from modelfusion.methods.spec import ParamSpec
 
 PASS_CACHE_BYTES = 64 << 20
-"""Up to this size (8 bytes an entry and model), a tensor's task vectors and magnitude keys are kept between
-the passes of a multi-pass merge (TIES, Breadcrumbs, rescaled DARE / DELLA) instead of being read, widened and
-computed again from the inputs in each pass."""
+"""Up to this size (4 bytes an entry and model for task vectors, 4 more for magnitude keys, 4 more for float
+masks), a tensor's task vectors, keys and masks are kept between the passes of a multi-pass merge (TIES,
+Breadcrumbs, rescaled DARE / DELLA) instead of being read, widened and computed again in each pass. Larger
+tensors keep only their masks, as bool (1 byte an entry and model)."""
 
 ZERO_DIVISOR = 1e-8
 """|sum of weights| below this is treated as no normalization (divide by 1), as mergekit does."""
@@ -97,20 +98,34 @@ def merge_block(
     aligned = [d.mul_(gamma).relu_() for d in weighted]
     merged = _sum_in_order(aligned).mul_(gamma)
     if normalize:
-        divisor = _sum_in_order([a.sign().mul_(w) for a, w in zip(aligned, weight)])
-        keep = (divisor.abs() >= ZERO_DIVISOR).to(divisor.dtype)  # divisor * 1 + 0, or divisor * 0 + 1: exact
-        merged.div_(divisor.mul_(keep).add_(1.0 - keep))
+        merged.div_(_agreeing_weight(aligned, weight))
     return merged
+
+
+def _agreeing_weight(aligned: list[torch.Tensor], weight: list[float]) -> torch.Tensor:
+    """sum_i sign(a_i) w_i (a_i >= 0), with a sum below ZERO_DIVISOR in magnitude replaced by 1.
+
+    When every w_i >= ZERO_DIVISOR, such a sum is 0 and only where every a_i is 0, so the merged numerator is
+    +-0 there: clamping the divisor to ZERO_DIVISOR gives the same +-0 in two passes fewer."""
+    divisor = aligned[0].sign().mul_(weight[0])
+    for a, w in zip(aligned[1:], weight[1:]):
+        divisor.add_(a.sign(), alpha=w)  # 0 or w added: exact, as the separate product and sum
+    if min(weight) >= ZERO_DIVISOR:
+        return divisor.clamp_(min=ZERO_DIVISOR)
+    keep = (divisor.abs() >= ZERO_DIVISOR).to(divisor.dtype)  # divisor * 1 + 0, or divisor * 0 + 1: exact
+    return divisor.mul_(keep).add_(1.0 - keep)
 
 
 def _rescale_factors(
     source: BlockSource,
     deltas_of: Callable[[Block], list[torch.Tensor]],
     masks_of: Callable[[Block, list[torch.Tensor]], list[torch.Tensor | None]],
+    *,
+    compact: bool,
 ) -> tuple[list[float | None], list[list[torch.Tensor | None]]]:
     """Per model ||delta_i||_1 / ||m_i delta_i||_1 over the whole tensor (mergekit's rescaling; for DARE close to
     the paper's 1 / density, but exact for the draw at hand), None where nothing was dropped or nothing kept;
-    and the masks of every block (bool, 1 byte an entry), so the output pass need not draw or rank again."""
+    and the masks of every block, so the output pass need not draw or rank again (as bool when `compact`)."""
     total: list[float] = []
     kept: list[float] = []
     masked: list[bool] = []
@@ -118,7 +133,7 @@ def _rescale_factors(
     for block in blocks(source):
         deltas = deltas_of(block)
         masks = masks_of(block, deltas)
-        saved.append(masks)
+        saved.append([m.bool() if compact and m is not None else m for m in masks])
         if not total:
             total, kept, masked = [0.0] * len(deltas), [0.0] * len(deltas), [m is not None for m in masks]
         for i, (d, m) in enumerate(zip(deltas, masks)):
@@ -154,7 +169,8 @@ def stream_task_vectors(
     keep = keep or [KeepAll()] * len(weight)
     windows = [rule.window(source.numel) for rule in keep]
     windowed = any(w is not None for w in windows)
-    keep_between = (windowed or rescale) and source.numel * len(weight) * 8 <= PASS_CACHE_BYTES
+    entry_bytes = 4 + 4 * windowed + 4 * rescale
+    keep_between = (windowed or rescale) and source.numel * len(weight) * entry_bytes <= PASS_CACHE_BYTES
     saved_deltas: dict[int, list[torch.Tensor]] = {}
     saved_keys: dict[int, list[torch.Tensor | None]] = {}
 
@@ -184,7 +200,10 @@ def stream_task_vectors(
             for i, (rule, d, c) in enumerate(zip(keep, deltas, cuts))
         ]
 
-    scales, saved = _rescale_factors(source, deltas_of, masks_of) if rescale else ([None] * len(keep), None)
+    if rescale:
+        scales, saved = _rescale_factors(source, deltas_of, masks_of, compact=not keep_between)
+    else:
+        scales, saved = [None] * len(keep), None
     for block in blocks(source):
         deltas = saved_deltas.pop(block.index, None) or task_vectors(block.tensors, block.base)
         if saved is None:
