@@ -57,5 +57,6 @@ def main() -> None:
         per_entry = seconds / (args.entries * models) * 1e9
         print(f"{name:16s} {seconds * 1e3:7.1f} ms per block  {per_entry:5.1f} ns per entry and model")
 
+
 if __name__ == "__main__":
     main()
