@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from modelfusion.methods.bernoulli import LANE, bernoulli_mask, signed_threshold
+from modelfusion.methods.bernoulli import bernoulli_mask, split_probability
 
 
 def test_keep_rate_matches_p_and_mask_is_float_zero_one():
@@ -29,12 +29,20 @@ def test_extremes_draw_nothing():
     assert torch.equal(g.get_state(), state)
 
 
-def test_threshold_resolution():
-    # T(p) = round(p 2^32), as a signed int32 bound
-    assert signed_threshold(0.5) == 0
-    assert signed_threshold(0.25) == -(LANE >> 2)
-    assert signed_threshold(1 - 1e-12) == (LANE >> 1) - 1  # never 2^31: it must fit in int32
-    assert -(1 << 31) <= signed_threshold(1e-12) < (1 << 31)
+def test_probability_split_into_lane_threshold_and_fraction():
+    # 2^16 p = T + f; thresholds are signed (T - 2^15) and always fit in int16
+    t, f = split_probability(torch.tensor([0.5, 0.25, 1 - 1e-12, 1e-12, 0.1], dtype=torch.float64))
+    assert t.tolist() == [0, -(1 << 14), (1 << 15) - 1, -(1 << 15), 6553 - (1 << 15)]
+    torch.testing.assert_close(f[[0, 1]], torch.zeros(2, dtype=torch.float64))
+    assert abs(float(f[4]) - 0.6) < 1e-9
+
+
+def test_rate_is_exact_below_lane_resolution():
+    # p between two lane steps: only the fraction draw for lanes equal to T can give the exact rate
+    p = (3 + 0.5) / 2**16
+    rates = [float(bernoulli_mask((1 << 22,), p, torch.Generator().manual_seed(s)).mean()) for s in range(4)]
+    mean = sum(rates) / len(rates)  # 16.8M draws: expected kept 896, sd 30
+    assert abs(mean * 2**16 - 3.5) < 0.4, mean * 2**16
 
 
 def test_per_column_probabilities():
