@@ -69,3 +69,41 @@ def test_streamed_merge_from_files_equals_in_memory_merge(tmp_path, monkeypatch)
         assert torch.equal(f.read("w"), expected["w"])
     finally:
         f.close()
+
+
+@pytest.mark.parametrize("value, weight", [(float("inf"), 0.5), (float("nan"), 0.0), (float("-inf"), 0.0)])
+def test_linear_checks_its_output_and_still_names_the_input(tmp_path, monkeypatch, value, weight):
+    # linear checks each output block, not each input block: Inf or NaN always reaches the output (0 * Inf = NaN)
+    monkeypatch.setattr(execute, "BLOCK_ELEMENTS", 16)
+    good = torch.ones(40, 4)
+    bad = good.clone()
+    bad[21, 1] = value
+    a = _save(tmp_path / "a", {"w": good})
+    b = _save(tmp_path / "b", {"w": bad})
+    from modelfusion.api import merge
+
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(
+        f"merge_method: linear\nmodels:\n  - model: {a}\n    parameters: {{weight: 1.0}}\n"
+        f"  - model: {b}\n    parameters: {{weight: {weight}}}\n"
+    )
+    with pytest.raises(CheckpointError) as err:
+        merge(recipe, tmp_path / "out")
+    assert "holds NaN or Inf" in str(err.value) and str(b) in str(err.value)
+
+
+def test_an_overflowing_linear_merge_of_finite_inputs_is_not_an_input_error(tmp_path, monkeypatch):
+    monkeypatch.setattr(execute, "BLOCK_ELEMENTS", 16)
+    big = torch.full((8, 4), 3e38)
+    a = _save(tmp_path / "a", {"w": big})
+    b = _save(tmp_path / "b", {"w": big.clone()})
+    from modelfusion.api import merge
+
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(f"merge_method: linear\nparameters: {{normalize: false}}\nmodels:\n  - model: {a}\n  - model: {b}\n")
+    merge(recipe, tmp_path / "out")  # the sum overflows float32 to Inf, as before: no input holds NaN / Inf
+    out = SafetensorsFile(tmp_path / "out" / "model.safetensors")
+    try:
+        assert torch.isinf(out.read("w")).all()
+    finally:
+        out.close()

@@ -9,7 +9,6 @@ left to write. Durability still rests on `sync` alone: write-behind only changes
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import queue
 import sys
@@ -39,7 +38,8 @@ def _sync_file_range() -> ctypes._CFuncPtr | None:  # type: ignore[name-defined]
     if not sys.platform.startswith("linux"):
         return None
     try:
-        fn = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True).sync_file_range
+        # The running process's own symbols, libc among them: `ctypes.util.find_library` would run ldconfig.
+        fn = ctypes.CDLL(None, use_errno=True).sync_file_range
     except (OSError, AttributeError):
         return None
     fn.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]

@@ -11,7 +11,6 @@ are alive at once); `release_free_memory()` hands the retained heap back to the 
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import sys
 from functools import cache
 
@@ -28,7 +27,7 @@ def _libc() -> ctypes.CDLL | None:
     if not sys.platform.startswith("linux"):
         return None
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc = ctypes.CDLL(None)  # the process's own symbols, libc's among them (find_library runs ldconfig)
         libc.mallopt  # noqa: B018 (glibc only: musl has no mallopt)
         libc.malloc_trim  # noqa: B018
     except (OSError, AttributeError):

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 
 import torch
 
-from modelfusion.engine.finite import check_finite
+from modelfusion.engine.finite import all_finite, check_finite
 from modelfusion.engine.row_blocks import RowBlocks, RowReader
 from modelfusion.errors import RecipeError
 from modelfusion.methods import MergeMethod, get_method
@@ -80,10 +80,10 @@ def _block_seeds(plan: MergePlan, job: Job) -> Callable[[int], int]:
     return lambda i: tensor_seed(plan.random_seed, job.out.name if i == 0 else f"{job.out.name}#block{i}")
 
 
-def _row_reader(plan: MergePlan, job: Job, ref: InputRef, device: torch.device) -> RowReader:
+def _row_reader(plan: MergePlan, job: Job, ref: InputRef, device: torch.device, *, check: bool = True) -> RowReader:
     """Rows of one input as stored, read on demand (partial reads for safetensors) and checked for NaN / Inf
-    the first time each block is read. Where the cast to the recipe's `dtype` could overflow, the whole
-    tensor is read, cast and checked at once instead."""
+    the first time each block is read (unless `check` is False: the caller checks the output instead). Where
+    the cast to the recipe's `dtype` could overflow, the whole tensor is read, cast and checked at once."""
     checkpoint = plan.checkpoints[ref.model]
     info = checkpoint.infos[ref.tensor]
     target = job.read_dtype if job.read_dtype is not None and info.dtype.is_floating_point else info.dtype
@@ -96,7 +96,7 @@ def _row_reader(plan: MergePlan, job: Job, ref: InputRef, device: torch.device) 
         t = checkpoint.read(ref.tensor) if rows is None else checkpoint.read_rows(ref.tensor, rows)
         t = t.to(device=device)
         key = None if rows is None else rows.start
-        if key not in checked:
+        if check and key not in checked:
             _checked(plan, ref.model, ref.tensor, t)
             checked.add(key)
         return t
@@ -112,8 +112,12 @@ def _run_streamed(plan: MergePlan, job: Job, method: MergeMethod, device: torch.
             t = t.to(job.read_dtype)
         return t.to(job.compute_dtype)
 
-    readers = [_row_reader(plan, job, r, device) for r in job.inputs]
-    base = _row_reader(plan, job, job.base, device) if job.base else None
+    # Methods that propagate NaN / Inf: one check of each output block (in the compute dtype) instead of one per
+    # input block; the inputs are looked at only to name the file when an output block is not finite.
+    check_output = method.nonfinite_propagates and not plan.allow_nonfinite
+    refs = [*job.inputs, *([job.base] if job.base else [])]
+    all_readers = [_row_reader(plan, job, r, device, check=not check_output) for r in refs]
+    readers, base = all_readers[: len(job.inputs)], (all_readers[-1] if job.base else None)
     source = RowBlocks(
         readers,
         base,
@@ -131,6 +135,9 @@ def _run_streamed(plan: MergePlan, job: Job, method: MergeMethod, device: torch.
         target = out if rows is None else out[rows]
         if tuple(part.shape) != tuple(target.shape):
             raise RuntimeError(f"{job.method} returned shape {tuple(part.shape)} for block {i} of {job.out.name}")
+        if check_output and not all_finite(part):
+            for ref in refs:  # raises, naming the file, when an input is not finite (else the merge overflowed)
+                _row_reader(plan, job, ref, device)(rows)
         target.copy_(part)
         written += 1
     if written != source.count:

@@ -10,7 +10,6 @@ last dimension (DELLA ranks within rows).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from functools import cached_property
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:  # torch is imported lazily: listing methods must not load it
@@ -19,7 +18,12 @@ if TYPE_CHECKING:  # torch is imported lazily: listing methods must not load it
 
 class Block:
     """One row block of every input, in the compute dtype, read when first used (a pass that needs only some
-    of them, or none, reads only those). `base` is None for methods without a base."""
+    of them, or none, reads only those). `base` is None for methods without a base.
+
+    Plain attributes, not `functools.cached_property`: on Python 3.11 that holds one lock per class while it
+    computes, so two merge threads would take turns reading their (different) blocks."""
+
+    __slots__ = ("_base", "_base_loaded", "_load_base", "_load_tensors", "_tensors", "index")
 
     def __init__(
         self,
@@ -29,14 +33,21 @@ class Block:
     ):
         self.index = index
         self._load_tensors, self._load_base = tensors, base
+        self._tensors: list[torch.Tensor] | None = None
+        self._base: torch.Tensor | None = None
+        self._base_loaded = False
 
-    @cached_property
+    @property
     def tensors(self) -> list[torch.Tensor]:
-        return self._load_tensors()
+        if self._tensors is None:
+            self._tensors = self._load_tensors()
+        return self._tensors
 
-    @cached_property
+    @property
     def base(self) -> torch.Tensor | None:
-        return self._load_base()
+        if not self._base_loaded:
+            self._base, self._base_loaded = self._load_base(), True
+        return self._base
 
 
 class BlockSource(Protocol):

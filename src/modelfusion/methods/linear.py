@@ -42,6 +42,7 @@ LINEAR = register(
         base_role="none",
         min_models=1,
         elementwise=True,
+        nonfinite_propagates=True,
         summary="Weighted average of the models' weights (simple average when weights are equal).",
         paper="Wortsman et al. 2022, Model soups, arXiv:2203.05482",
     )

@@ -91,6 +91,10 @@ class MergeMethod:
     elementwise: bool = False
     """Each output entry depends only on the same entry of the inputs (no norms, ranks or other whole-tensor
     statistics), so the engine may compute a large tensor in row blocks with a bit-identical result."""
+    nonfinite_propagates: bool = False
+    """A NaN or Inf in any input entry makes the output entry NaN or Inf (a weighted sum with finite weights:
+    w Inf is Inf, 0 Inf is NaN), so the engine may check each output block instead of every input block, and
+    look at the inputs only when the output is not finite."""
     streamed: StreamedFn | None = None
     """The same method as `streamed(source, **params)` over row blocks (methods/blocks.py): whole-tensor
     statistics in passes over the blocks, then the output block by block. `fn` is its one-block case."""
