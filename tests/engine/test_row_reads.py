@@ -100,7 +100,9 @@ def test_an_overflowing_linear_merge_of_finite_inputs_is_not_an_input_error(tmp_
     from modelfusion.api import merge
 
     recipe = tmp_path / "r.yaml"
-    recipe.write_text(f"merge_method: linear\nparameters: {{normalize: false}}\nmodels:\n  - model: {a}\n  - model: {b}\n")
+    recipe.write_text(
+        f"merge_method: linear\nparameters: {{normalize: false}}\nmodels:\n  - model: {a}\n  - model: {b}\n"
+    )
     merge(recipe, tmp_path / "out")  # the sum overflows float32 to Inf, as before: no input holds NaN / Inf
     out = SafetensorsFile(tmp_path / "out" / "model.safetensors")
     try:
