@@ -127,7 +127,8 @@ def write_report(r: dict) -> None:
                 marginal = 1000 * (wall - last[1]) / (p["tensors"] - last[0]) if wall and last else None
                 limit = p.get(tool, {}).get("timed_out_after_s")
                 if limit:  # stopped at the time limit: only lower bounds
-                    cells += [f"> {limit:.0f} (timed out)", f"> {1000 * limit / p['tensors']:.1f}", "-"]
+                    earlier = " in an earlier run" if p[tool].get("from_earlier_run") else ""
+                    cells += [f"> {limit:.0f} (timed out{earlier})", f"> {1000 * limit / p['tensors']:.1f}", "-"]
                     continue
                 cells += [_f(wall), _f(wall and 1000 * wall / p["tensors"]), _f(marginal, "{:.2f}")]
                 if wall:
@@ -138,12 +139,17 @@ def write_report(r: dict) -> None:
     if "threads" in r:
         t = r["threads"]
         out += [
-            "## Threads (ties, 250M)",
+            f"## Threads (ties, {t.get('set', '250m').upper()})",
             "",
             f"1 thread {t['1']['wall_s']:.1f} s, 2 threads {t['2']['wall_s']:.1f} s: speed-up "
             f"**{t['speedup_wall']:.2f}x**; outputs bit-identical: {t['bit_identical']}.",
-            "",
         ]
+        if "dry_run" in t:
+            out += [
+                f"The serial start-up (import, recipe, plan: `merge --dry-run`) takes {t['dry_run']['wall_s']:.1f} s; "
+                f"past it, 2 threads run {t['speedup_after_startup']:.2f}x faster than 1.",
+            ]
+        out.append("")
     if "startup" in r:
         out += ["## Start-up", "", "| command | wall s (median) | CPU s |", "|---|---|---|"]
         for k, v in r["startup"].items():

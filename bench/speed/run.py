@@ -110,22 +110,30 @@ def bench_method(method: str, set_name: str, n: int, floor: bool, mk: bool = Tru
 
 
 def bench_threads(method: str, set_name: str, n: int) -> dict:
+    """1 vs 2 threads, alternated; plus the serial start-up (import, recipe, plan: a --dry-run), so the speed-up of
+    the part that threads can share is shown next to the wall-clock one."""
     rec = write_recipe(method, set_name)
-    runs: dict[str, list[Run]] = {"1": [], "2": []}
+    runs: dict[str, list[Run]] = {"1": [], "2": [], "dry_run": []}
     for _ in range(n):
         for t in ("1", "2"):
             runs[t].append(modelfusion(rec, WORK / f"{set_name}-{method}-t{t}", threads=int(t)))
+        runs["dry_run"].append(timed([str(MF), "merge", str(rec), str(WORK / "dry"), "--dry-run"]))
     same = (WORK / f"{set_name}-{method}-t1" / "model.safetensors").read_bytes() == (
         WORK / f"{set_name}-{method}-t2" / "model.safetensors"
     ).read_bytes()
     result = {t: summary(v) for t, v in runs.items()}
+    serial = result["dry_run"]["wall_s"]
     result["speedup_wall"] = result["1"]["wall_s"] / result["2"]["wall_s"]
+    result["speedup_after_startup"] = (result["1"]["wall_s"] - serial) / (result["2"]["wall_s"] - serial)
     result["bit_identical"] = same
+    result["set"] = set_name
     return result
 
 
-def bench_tensor_counts(counts: list[int], mk_limit: int, timeout: float) -> dict:
-    """Linear merges of tiny-hidden models with many tensors: wall time per tensor for both tools."""
+def bench_tensor_counts(counts: list[int], mk_limit: int, timeout: float, earlier: dict | None = None) -> dict:
+    """Linear merges of tiny-hidden models with many tensors: wall time per tensor for both tools. Counts above
+    `mk_limit` keep mergekit's result from an `earlier` run of this section, marked as such."""
+    before = {p["tensors"]: p.get("mergekit") for p in (earlier or {}).get("points", [])}
     points = []
     for n in counts:
         name = f"n{n}"
@@ -139,6 +147,8 @@ def bench_tensor_counts(counts: list[int], mk_limit: int, timeout: float) -> dic
                 point["mergekit"] = {"timed_out_after_s": timeout}
             except Exception as e:
                 point["mergekit"] = {"error": str(e)[:200]}
+        elif before.get(point["tensors"]):
+            point["mergekit"] = {**before[point["tensors"]], "from_earlier_run": True}
         points.append(point)
     return {"points": points}
 
@@ -155,6 +165,7 @@ def main() -> None:
     ap.add_argument("--mk-count-limit", type=int, default=20000, help="largest tensor count run through mergekit")
     ap.add_argument("--mk-1b", action="store_true", help="also run mergekit on the 1B set (slow)")
     ap.add_argument("--methods-1b", default="linear,ties", help="methods run on the 1B set")
+    ap.add_argument("--threads-set", default="250m", choices=("250m", "1b"), help="input set of the threads section")
     args = ap.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
     results = json.loads(RESULT.read_text()) if RESULT.is_file() else {}
@@ -170,10 +181,10 @@ def main() -> None:
             n = args.runs if section in ("linear", "slerp") else args.sparse_runs
             results.setdefault("methods", {})[section] = bench_method(section, "250m", n, floor=section == "linear")
         elif section == "threads":
-            results["threads"] = bench_threads("ties", "250m", args.sparse_runs)
+            results["threads"] = bench_threads("ties", args.threads_set, args.sparse_runs)
         elif section == "tensors":
             counts = [int(c) for c in args.counts.split(",")]
-            results["tensors"] = bench_tensor_counts(counts, args.mk_count_limit, timeout=1800)
+            results["tensors"] = bench_tensor_counts(counts, args.mk_count_limit, 1800, results.get("tensors"))
         elif section == "1b":
             results["1b"] = results.get("1b", {}) | {
                 m: bench_method(m, "1b", 1, floor=m == "linear", mk=args.mk_1b) for m in args.methods_1b.split(",")
