@@ -28,7 +28,10 @@ def test_base_interpolates_task_vectors():
 
 
 def test_unflattened_uses_last_dim_and_row_wise_the_first():
-    a, b = torch.randn(3, 4), torch.randn(3, 4)
+    # Seeded: unseeded draws were sometimes nearly antipodal columns (cos < -0.99), where float32 SLERP and this
+    # float64 reference part by more than assert_close allows (about 1 seed in 120).
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.randn(3, 4, generator=g), torch.randn(3, 4, generator=g)
     out = nuslerp([a, b], base=None, weight=[1.0, 1.0], nuslerp_flatten=False, nuslerp_row_wise=False)
     for i in range(3):
         torch.testing.assert_close(out[i], slerp(a[i], b[i], 0.5))
