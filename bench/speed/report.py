@@ -149,6 +149,12 @@ def write_report(r: dict) -> None:
                 f"The serial start-up (import, recipe, plan: `merge --dry-run`) takes {t['dry_run']['wall_s']:.1f} s; "
                 f"past it, 2 threads run {t['speedup_after_startup']:.2f}x faster than 1.",
             ]
+        if "pair_of_1" in t:
+            out += [
+                f"The machine's own ceiling: two independent 1-thread merges started together took "
+                f"{t['pair_of_1']['wall_s']:.1f} s (the slower of the two), so two cores gave "
+                f"{t['pair_throughput']:.2f}x the throughput of one.",
+            ]
         out.append("")
     if "startup" in r:
         out += ["## Start-up", "", "| command | wall s (median) | CPU s |", "|---|---|---|"]
