@@ -57,3 +57,9 @@ def test_lanes_are_independent_of_each_other(p):
     # the two lanes of one int64 draw: their joint keep rate is p^2 (no correlation between neighbours)
     mask = bernoulli_mask((200_000, 2), p, torch.Generator().manual_seed(3))
     assert abs(float((mask[:, 0] * mask[:, 1]).mean()) - p * p) < 0.006
+
+
+def test_per_column_rate_is_exact_below_lane_resolution():
+    p = torch.tensor([3.5 / 2**16, 0.5], dtype=torch.float64)
+    kept = sum(float(bernoulli_mask((1 << 22, 2), p, torch.Generator().manual_seed(s))[:, 0].sum()) for s in range(4))
+    assert abs(kept / (4 << 22) * 2**16 - 3.5) < 0.4  # without the fraction draw: 3.0

@@ -59,7 +59,7 @@ def bernoulli_mask(
     if hit_words.numel():
         candidates = (hit_words[:, None] * LANES_PER_DRAW + torch.arange(LANES_PER_DRAW, device=device)).flatten()
         at = candidates[boundary[candidates] != 0]
-        below = fraction if scalar else fraction.expand(shape).reshape(-1)[at]
+        below = fraction if scalar else fraction.expand(shape)[torch.unravel_index(at, shape)]  # no copy of p
         draws = torch.rand(at.numel(), dtype=torch.float64, generator=generator, device=device)
         mask.view(-1)[at] = (draws < below).to(torch.float32)
     return mask
