@@ -4,6 +4,8 @@ Fine-tunes one encoder + head per task (with the quality benchmark's full settin
 bench/.cache/quality/full, so the benchmark and the demo share fine-tunes), merges the two encoders with TIES and with
 a simple average through `modelfusion merge`, and prints each model's test accuracy on each task (every task is
 scored with its own head). The merged folders stay in bench/out/demo/ and load with transformers.AutoModel.
+
+Run from the repository root: `make demo`, or `.venv/bin/python -m bench.demo`.
 """
 
 from __future__ import annotations
@@ -16,12 +18,12 @@ from pathlib import Path
 import torch
 import yaml
 
-from modelfusion.evaluate import evaluate_folder, finetuned_folder, load_head, load_task, probe_head_file
+from bench.quality.settings import FULL
+from bench.quality.store import finetuned_folder, probe_head_file
+from bench.quality.tasks import load_task
+from modelfusion.evaluate import evaluate_folder, load_head
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "bench" / "quality"))
-from settings import FULL  # noqa: E402 (the benchmark's settings module)
-
 CACHE = ROOT / "bench" / ".cache" / "quality" / "full"
 OUT = ROOT / "bench" / "out" / "demo"
 TASKS = ("wordnet", "foldoc")

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import yaml
-from settings import FIXED, Candidate
 
+from bench.quality.settings import FIXED, Candidate
 from modelfusion.checkpoint import open_checkpoint
 
 

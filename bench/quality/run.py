@@ -1,7 +1,9 @@
 """Multi-task merging benchmark on all-MiniLM-L6-v2 with real offline text data (see docs/quality.md).
 
-    .venv/bin/python bench/quality/run.py            # full run  -> docs/quality-results.json, docs/quality.png
-    .venv/bin/python bench/quality/run.py --quick    # small run -> docs/quality-results-quick.json, ...-quick.png
+    .venv/bin/python -m bench.quality.run            # full run  -> docs/quality-results.json, docs/quality.png
+    .venv/bin/python -m bench.quality.run --quick    # small run -> docs/quality-results-quick.json, ...-quick.png
+
+(from the repository root: `bench.*` is imported as a package).
 
 Fine-tunes one encoder + head per task from the same base (cached under bench/.cache/quality), merges the encoders
 with every method through `modelfusion merge`, tunes each method's main hyper-parameter on the validation splits,
@@ -19,12 +21,14 @@ import time
 from pathlib import Path
 
 import torch
-from recipes import task_vector_norms
-from report import markdown_table, plot, print_table, slerp_table
-from settings import FULL, QUICK, Candidate, RunSettings
-from sweep import Item, Sweep, tune_all
 
-from modelfusion.evaluate import finetuned_folder, load_head, load_task, normalized_accuracy, probe_head_file
+from bench.quality.recipes import task_vector_norms
+from bench.quality.report import markdown_table, plot, print_table, slerp_table
+from bench.quality.settings import FULL, QUICK, Candidate, RunSettings
+from bench.quality.store import finetuned_folder, probe_head_file
+from bench.quality.sweep import Item, Sweep, tune_all
+from bench.quality.tasks import load_task
+from modelfusion.evaluate import load_head, normalized_accuracy
 
 ROOT = Path(__file__).resolve().parents[2]
 SPLITS = ["validation", "test"]
@@ -124,7 +128,7 @@ def run(settings: RunSettings, cache: Path, threads: int, jobs: int) -> dict:
     return {
         "benchmark": "modelfusion multi-task merging, all-MiniLM-L6-v2",
         "mode": settings.mode,
-        "command": "python bench/quality/run.py" + (" --quick" if settings.mode == "quick" else ""),
+        "command": "python -m bench.quality.run" + (" --quick" if settings.mode == "quick" else ""),
         "tasks_order": list(tasks),
         "tasks": {
             n: {

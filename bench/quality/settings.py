@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from modelfusion.evaluate import FinetuneConfig, SplitSizes
+from bench.quality.finetune import FinetuneConfig
+from modelfusion.evaluate import SplitSizes
 
 TASKS = ("wordnet", "fortunes", "chatterbot", "foldoc")
 

@@ -18,11 +18,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from recipes import recipe, write_recipe
-from settings import Candidate
-
-from modelfusion.evaluate import ClassificationHead, TextTask
-from modelfusion.evaluate.run_model import evaluate_folder_splits
+from bench.quality.recipes import recipe, write_recipe
+from bench.quality.settings import Candidate
+from modelfusion.evaluate import ClassificationHead, TextTask, evaluate_folder_splits
 
 TaskHeads = Mapping[str, tuple[TextTask, ClassificationHead]]
 Scores = dict[str, dict[str, float]]

@@ -1,6 +1,6 @@
 import pytest
 
-from modelfusion.evaluate import accuracy, normalized_accuracy
+from modelfusion.evaluate import accuracy, gain_kept, normalized_accuracy
 
 
 def test_accuracy_counts_matches():
@@ -15,3 +15,11 @@ def test_accuracy_refuses_mismatched_or_empty_input():
         accuracy([], [])
     with pytest.raises(ValueError):
         normalized_accuracy(0.5, 0.0)
+
+
+def test_gain_kept_is_the_share_of_the_finetunes_gain_over_the_base():
+    assert gain_kept(0.85, 0.9, 0.8) == pytest.approx(0.5)  # (0.85 - 0.8) / (0.9 - 0.8)
+    assert gain_kept(0.8, 0.9, 0.8) == 0.0
+    assert gain_kept(0.75, 0.9, 0.8) == pytest.approx(-0.5)  # worse than the base
+    with pytest.raises(ValueError, match="must beat the base"):
+        gain_kept(0.8, 0.8, 0.8)

@@ -1,39 +1,45 @@
-"""Evaluation layer: text-classification tasks on real offline corpora, seeded splits, metrics, fine-tuning of an
-encoder + linear head, and scoring a (merged) model folder on tasks with each task's own head."""
+"""Evaluation layer: score a (merged) model on a task, on held-out splits.
 
-from modelfusion.evaluate.encoder import Encoder, load_encoder, mean_pool
+What is here is what a user calls:
+- a task = data + metric: `Example`s -> `make_task` -> `TextTask` (seeded, stratified train / validation / test
+  splits; `SplitSizes`, `stratified_split`); metrics `accuracy`, `normalized_accuracy`, `gain_kept`;
+- how to run a model on it: a Hugging Face encoder folder (`load_encoder`, mean pooling) with one linear
+  `ClassificationHead` per task (`save_head` / `load_head`); `predict`, `score`, `evaluate_folder` (every task
+  scored with its own head, the encoder loaded once).
+
+Split discipline: choose hyper-parameters on "validation", score "test" once. Needs the `evaluate` extra
+(transformers, tokenizers). The benchmark's corpora and its fine-tuning recipe are not here: see bench/quality.
+"""
+
+from modelfusion.evaluate.encoder import Encoder, embed, embed_texts, load_encoder, mean_pool, tokenize
 from modelfusion.evaluate.examples import Example, Splits
-from modelfusion.evaluate.finetune import FinetuneConfig, finetune, probe_task
 from modelfusion.evaluate.head import ClassificationHead, load_head, save_head
-from modelfusion.evaluate.metrics import accuracy, normalized_accuracy
-from modelfusion.evaluate.run_model import evaluate_folder, predict, score
+from modelfusion.evaluate.metrics import accuracy, gain_kept, normalized_accuracy
+from modelfusion.evaluate.run_model import evaluate_folder, evaluate_folder_splits, predict, score
 from modelfusion.evaluate.splits import SplitSizes, stratified_split
-from modelfusion.evaluate.store import finetuned_folder, probe_head_file
-from modelfusion.evaluate.tasks import BUILTIN_SOURCES, TextTask, load_task, make_task
+from modelfusion.evaluate.tasks import TextTask, make_task
 
 __all__ = [
-    "BUILTIN_SOURCES",
     "ClassificationHead",
     "Encoder",
     "Example",
-    "FinetuneConfig",
     "SplitSizes",
     "Splits",
     "TextTask",
     "accuracy",
+    "embed",
+    "embed_texts",
     "evaluate_folder",
-    "finetune",
-    "finetuned_folder",
+    "evaluate_folder_splits",
+    "gain_kept",
     "load_encoder",
     "load_head",
-    "load_task",
     "make_task",
     "mean_pool",
     "normalized_accuracy",
     "predict",
-    "probe_head_file",
-    "probe_task",
     "save_head",
     "score",
     "stratified_split",
+    "tokenize",
 ]

@@ -1,4 +1,4 @@
-"""Metrics: accuracy, and normalized accuracy (a merged model's accuracy over the task's own fine-tune's)."""
+"""Metrics: accuracy; normalized accuracy and gain kept (a merged model measured against the task's own fine-tune)."""
 
 from __future__ import annotations
 
@@ -19,3 +19,16 @@ def normalized_accuracy(accuracy_merged: float, accuracy_finetuned: float) -> fl
     if accuracy_finetuned <= 0:
         raise ValueError("the fine-tuned accuracy must be positive to normalize by it")
     return accuracy_merged / accuracy_finetuned
+
+
+def gain_kept(accuracy_merged: float, accuracy_finetuned: float, accuracy_base: float) -> float:
+    """(merged - base) / (finetuned - base): the share of the fine-tune's gain over the base that merging keeps.
+
+    1.0 = the merged model is as good as the task's own fine-tune, 0.0 = no better than the base (the zero point;
+    for a classifier, the base encoder scored with the task's head). Undefined when the fine-tune did not beat the
+    base, so that raises.
+    """
+    gain = accuracy_finetuned - accuracy_base
+    if gain <= 0:
+        raise ValueError(f"the fine-tune ({accuracy_finetuned}) must beat the base ({accuracy_base}) for gain kept")
+    return (accuracy_merged - accuracy_base) / gain

@@ -4,6 +4,9 @@ Probe: minimise mean cross-entropy(W e_i + b, y_i) + wd * |W|^2 over fixed embed
 Fine-tune (LP-FT, Kumar et al. 2022): start the head from the probe, then train every encoder weight and the head
 with AdamW, learning rate decayed linearly to 0, on shuffled mini-batches. Starting from the probe keeps the
 encoder's update (the task vector) small, which is what weight-space merging needs.
+
+This is the benchmark's recipe for making task models to merge, not a library feature: modelfusion merges
+fine-tunes, it does not make them. Saving and caching the results is `bench.quality.store`.
 """
 
 from __future__ import annotations
@@ -11,13 +14,10 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 
-from modelfusion.evaluate.encoder import Encoder, embed, embed_texts, tokenize
-from modelfusion.evaluate.head import ClassificationHead, save_head
-from modelfusion.evaluate.tasks import TextTask
+from modelfusion.evaluate import ClassificationHead, Encoder, TextTask, embed, embed_texts, tokenize
 
 
 @dataclass(frozen=True)
@@ -87,45 +87,3 @@ def finetune(
             sched.step()
     encoder.model.eval()
     return head.eval()
-
-
-def save_finetuned(encoder: Encoder, head: ClassificationHead, task: str, out: Path) -> None:
-    """Write `out/encoder/` (a Hugging Face folder: safetensors weights, config, tokenizer) and `out/head.safetensors`.
-
-    Written in a hidden staging folder renamed into place, so `out` only ever holds a complete result.
-    """
-    from modelfusion.checkpoint.publish import discard, make_staging, publish
-
-    staging = make_staging(out)
-    try:
-        encoder.model.save_pretrained(staging / "encoder", safe_serialization=True)
-        encoder.tokenizer.save_pretrained(staging / "encoder")
-        _keep_source_buffers(encoder, staging / "encoder")
-        save_head(head, staging / "head.safetensors", task)
-        publish(staging, out, overwrite=True)
-    except BaseException:
-        discard(staging)
-        raise
-
-
-def _keep_source_buffers(encoder: Encoder, folder: Path) -> None:
-    """Re-save the weights with every buffer the source checkpoint holds (e.g. BERT's int64 position_ids, which
-    transformers 5 does not save), so the fine-tune has exactly the base's tensor names and merges with it."""
-    from safetensors.torch import save_file
-
-    from modelfusion.checkpoint import open_checkpoint
-
-    if encoder.source is None:
-        return
-    source = open_checkpoint(encoder.source)
-    try:
-        names = set(source.infos)
-    finally:
-        source.close()
-    state = encoder.model.state_dict()
-    extra = {n: b for n, b in encoder.model.named_buffers() if n in names and n not in state}
-    files = list(folder.glob("*.safetensors"))
-    if not extra or len(files) != 1:
-        return
-    tensors = {n: t.detach().contiguous() for n, t in {**state, **extra}.items()}
-    save_file(tensors, str(files[0]), metadata={"format": "pt"})

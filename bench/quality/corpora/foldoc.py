@@ -12,8 +12,8 @@ import gzip
 import re
 from pathlib import Path
 
-from modelfusion.evaluate.examples import Example
-from modelfusion.evaluate.sources.missing import clean, require
+from bench.quality.corpora.missing import clean, require
+from modelfusion.evaluate import Example
 
 FOLDOC_FILE = Path("/usr/share/dictd/foldoc.dict.dz")
 DEFAULT_CLASSES = (

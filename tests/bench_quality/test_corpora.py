@@ -1,10 +1,10 @@
 import gzip
 
 import pytest
+from bench.quality.corpora import load_chatterbot, load_foldoc, load_fortunes, load_wordnet
 
 from modelfusion.errors import UserError
 from modelfusion.evaluate import Example
-from modelfusion.evaluate.sources import load_chatterbot, load_foldoc, load_fortunes, load_wordnet
 
 WORDNET_LINES = [
     "  1 This software and database is being provided to you, the LICENSEE, by",

@@ -12,9 +12,9 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+from bench.quality.corpora.missing import clean, require
 from modelfusion.errors import UserError
-from modelfusion.evaluate.examples import Example
-from modelfusion.evaluate.sources.missing import clean, require
+from modelfusion.evaluate import Example
 
 DEFAULT_CLASSES = ("ai", "coding", "emotion", "literature", "psychology", "trivia")
 

@@ -1,17 +1,9 @@
 import torch
+from bench.quality.finetune import FinetuneConfig, finetune, probe_task, train_probe
+from bench.quality.store import finetuned_folder, save_finetuned
 
-from modelfusion.evaluate import (
-    ClassificationHead,
-    FinetuneConfig,
-    finetune,
-    load_encoder,
-    load_head,
-    probe_task,
-    score,
-)
-from modelfusion.evaluate.finetune import save_finetuned, train_probe
-from modelfusion.evaluate.store import finetuned_folder
-from tests.evaluate.tiny_text import keyword_task
+from modelfusion.evaluate import ClassificationHead, load_encoder, load_head, score
+from tests.evaluate.tiny_text import keyword_task, save_tiny_encoder
 
 FAST = FinetuneConfig(epochs=6, batch_size=8, learning_rate=2e-3, probe_steps=200)
 
@@ -70,8 +62,6 @@ def test_save_finetuned_replaces_an_old_result_whole(tiny_encoder_dir, tmp_path)
 
 def test_a_finetune_keeps_every_tensor_name_of_its_base(tmp_path):
     from safetensors.torch import load_file, save_file
-
-    from tests.evaluate.tiny_text import save_tiny_encoder
 
     base = save_tiny_encoder(tmp_path / "base", seed=3)
     weights = load_file(base / "model.safetensors")

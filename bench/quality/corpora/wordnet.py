@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from modelfusion.evaluate.examples import Example
-from modelfusion.evaluate.sources.missing import clean, require
+from bench.quality.corpora.missing import clean, require
+from modelfusion.evaluate import Example
 
 WORDNET_DIR = Path("/usr/share/wordnet")
 NOUN_FILES = (

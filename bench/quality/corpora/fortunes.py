@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from modelfusion.evaluate.examples import Example
-from modelfusion.evaluate.sources.missing import clean, require
+from bench.quality.corpora.missing import clean, require
+from modelfusion.evaluate import Example
 
 FORTUNES_DIR = Path("/usr/share/games/fortunes")
 DEFAULT_CLASSES = ("computers", "education", "food", "law", "politics", "science")

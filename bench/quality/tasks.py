@@ -1,0 +1,29 @@
+"""The benchmark's text tasks by name: which corpus each reads, and its seeded held-out splits.
+
+A task here is `modelfusion.evaluate.make_task` over one corpus of `bench.quality.corpora`; a new task is one
+corpus reader plus one entry in TASK_SOURCES.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from bench.quality.corpora import load_chatterbot, load_foldoc, load_fortunes, load_wordnet
+from modelfusion.errors import UserError
+from modelfusion.evaluate import Example, SplitSizes, TextTask, make_task
+
+TASK_SOURCES: dict[str, tuple[str, Callable[[], list[Example]]]] = {
+    "wordnet": ("WordNet noun gloss -> lexicographer file (Debian wordnet-base)", load_wordnet),
+    "fortunes": ("fortune cookie -> category file (Debian fortunes)", load_fortunes),
+    "chatterbot": ("chat conversation -> topic (PyPI chatterbot-corpus)", load_chatterbot),
+    "foldoc": ("computing dictionary entry -> subject (Debian dict-foldoc)", load_foldoc),
+}
+"""Task name -> (description, loader of its examples)."""
+
+
+def load_task(name: str, sizes: SplitSizes, seed: int = 0) -> TextTask:
+    """One benchmark task by name (see TASK_SOURCES) with fixed seeded splits."""
+    if name not in TASK_SOURCES:
+        raise UserError(f"unknown task '{name}' (known: {', '.join(TASK_SOURCES)})")
+    description, load = TASK_SOURCES[name]
+    return make_task(name, description, load(), sizes, seed)
