@@ -5,12 +5,14 @@ What is here is what a user calls:
   splits; `SplitSizes`, `stratified_split`); metrics `accuracy`, `normalized_accuracy`, `gain_kept`;
 - how to run a model on it: a Hugging Face encoder folder (`load_encoder`, mean pooling) with one linear
   `ClassificationHead` per task (`save_head` / `load_head`); `predict`, `score`, `evaluate_folder` (every task
-  scored with its own head, the encoder loaded once).
+  scored with its own head, the encoder loaded once); or a whole Hugging Face sequence classifier
+  (`load_classifier`, `classify`, `score_classifier`; its id2label names matched to the task's labels).
 
 Split discipline: choose hyper-parameters on "validation", score "test" once. Needs the `evaluate` extra
 (transformers, tokenizers). The benchmark's corpora and its fine-tuning recipe are not here: see bench/quality.
 """
 
+from modelfusion.evaluate.classifier import Classifier, classify, load_classifier, score_classifier
 from modelfusion.evaluate.encoder import Encoder, embed, embed_texts, load_encoder, mean_pool, tokenize
 from modelfusion.evaluate.examples import Example, Splits
 from modelfusion.evaluate.head import ClassificationHead, load_head, save_head
@@ -21,17 +23,20 @@ from modelfusion.evaluate.tasks import TextTask, make_task
 
 __all__ = [
     "ClassificationHead",
+    "Classifier",
     "Encoder",
     "Example",
     "SplitSizes",
     "Splits",
     "TextTask",
     "accuracy",
+    "classify",
     "embed",
     "embed_texts",
     "evaluate_folder",
     "evaluate_folder_splits",
     "gain_kept",
+    "load_classifier",
     "load_encoder",
     "load_head",
     "make_task",
@@ -40,6 +45,7 @@ __all__ = [
     "predict",
     "save_head",
     "score",
+    "score_classifier",
     "stratified_split",
     "tokenize",
 ]

@@ -9,11 +9,18 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 
 from modelfusion.errors import UserError
+
+
+class Tokenizing(Protocol):
+    """Anything with a tokenizer and a max_length: an Encoder or a Classifier."""
+
+    tokenizer: Any
+    max_length: int
 
 
 @dataclass
@@ -33,7 +40,12 @@ class Encoder:
 
 def load_encoder(folder: str | Path, max_length: int = 64) -> Encoder:
     """Load the encoder and tokenizer saved in `folder` (config.json, weights, tokenizer files)."""
-    folder = Path(folder)
+    model, tokenizer = load_hf_folder(Path(folder), "AutoModel")
+    return Encoder(model=model, tokenizer=tokenizer, max_length=max_length, source=Path(folder))
+
+
+def load_hf_folder(folder: Path, auto_class: str) -> tuple[Any, Any]:
+    """(model in eval mode, tokenizer) from a local Hugging Face folder; `auto_class` names a transformers class."""
     if not (folder / "config.json").is_file():
         raise UserError("not a Hugging Face model folder (no config.json)", where=str(folder))
     import transformers
@@ -42,10 +54,10 @@ def load_encoder(folder: str | Path, max_length: int = 64) -> Encoder:
     transformers.utils.logging.set_verbosity_error()
     try:
         tokenizer = transformers.AutoTokenizer.from_pretrained(folder, local_files_only=True)
-        model = transformers.AutoModel.from_pretrained(folder, local_files_only=True)
+        model = getattr(transformers, auto_class).from_pretrained(folder, local_files_only=True)
     except (OSError, ValueError) as e:
         raise UserError(f"cannot load the model or tokenizer: {e}", where=str(folder)) from None
-    return Encoder(model=model.eval(), tokenizer=tokenizer, max_length=max_length, source=folder)
+    return model.eval(), tokenizer
 
 
 def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -54,7 +66,7 @@ def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (hidden * m).sum(1) / m.sum(1).clamp(min=1e-9)
 
 
-def batches(encoder: Encoder, texts: Sequence[str], batch_size: int) -> Iterator[tuple[list[int], dict]]:
+def batches(encoder: Tokenizing, texts: Sequence[str], batch_size: int) -> Iterator[tuple[list[int], dict]]:
     """Tokenized batches of `texts` grouped by length (less padding); yields (positions in `texts`, inputs)."""
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     for start in range(0, len(order), batch_size):
@@ -62,7 +74,7 @@ def batches(encoder: Encoder, texts: Sequence[str], batch_size: int) -> Iterator
         yield idx, tokenize(encoder, [texts[i] for i in idx])
 
 
-def tokenize(encoder: Encoder, texts: Sequence[str]) -> dict:
+def tokenize(encoder: Tokenizing, texts: Sequence[str]) -> dict:
     """Token ids and attention mask of `texts`, truncated to max_length and padded to the longest."""
     tok = encoder.tokenizer
     return dict(tok(list(texts), truncation=True, max_length=encoder.max_length, padding=True, return_tensors="pt"))
