@@ -6,6 +6,8 @@ bench/.cache/speed/<set>/ (git-ignored) and reused when already there.
 Sets:
 - "250m": hidden 1024, 14 layers, vocab 32000: 245M parameters, 129 tensors, 0.49 GB per checkpoint;
 - "1b": hidden 2048, 16 layers, vocab 32000: 0.95B parameters, 147 tensors, 1.9 GB per checkpoint;
+- "tiny": hidden 256, 2 layers, vocab 4096: 3.7M parameters, 21 tensors, 7.4 MB per checkpoint (smoke runs of
+  the harness: `run.py --set tiny`; its timings are start-up only, not results);
 - "n<T>": tiny hidden (32) with enough layers for about T tensors (per-tensor overhead curve).
 """
 
@@ -40,6 +42,7 @@ class Shape:
 SETS = {
     "250m": Shape(hidden=1024, intermediate=2816, layers=14, vocab=32000, heads=16),
     "1b": Shape(hidden=2048, intermediate=5632, layers=16, vocab=32000, heads=16),
+    "tiny": Shape(hidden=256, intermediate=704, layers=2, vocab=4096, heads=4),
 }
 
 
