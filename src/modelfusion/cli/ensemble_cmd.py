@@ -8,16 +8,14 @@ from pathlib import Path
 import typer
 
 from modelfusion.cli.errors import user_errors
-from modelfusion.cli.typer_classes import Command, Group
 
 ensemble_app = typer.Typer(
-    cls=Group,
     help="Output-space ensembles: voting, averaging, stacking of scikit-learn, PyTorch and Hugging Face models.",
     no_args_is_help=True,
 )
 
 
-@ensemble_app.command("evaluate", cls=Command)
+@ensemble_app.command("evaluate")
 def evaluate_command(
     config: Path = typer.Argument(..., help="Ensemble YAML: task, data, members, combiner, evaluation."),
     json_out: Path | None = typer.Option(None, "--json", help="Also write the summary as JSON to this file."),
