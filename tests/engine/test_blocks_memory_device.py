@@ -70,12 +70,12 @@ def test_memory_budget_runs_big_jobs_one_at_a_time(monkeypatch) -> None:
     lock = threading.Lock()
     real = runner.run_job
 
-    def counting(plan, job, dev):
+    def counting(plan, job, dev, options):
         with lock:
             running[0] += 1
             most[0] = max(most[0], running[0])
         try:
-            return real(plan, job, dev)
+            return real(plan, job, dev, options)
         finally:
             with lock:
                 running[0] -= 1
@@ -84,7 +84,7 @@ def test_memory_budget_runs_big_jobs_one_at_a_time(monkeypatch) -> None:
     ms, w = _models(2), [1.0, 1.0, 2.0]
     plan_result = {}
 
-    from modelfusion.api import build_plan  # the plan of a state-dict merge, run with a tiny budget
+    from modelfusion.plan import build_plan  # the plan of a state-dict merge, run with a tiny budget
     from modelfusion.checkpoint import open_checkpoint
     from modelfusion.recipe import Recipe
 

@@ -84,15 +84,11 @@ def test_corrupted_tensor_is_redone(setup, tmp_path: Path) -> None:
 
 def _placement(recipe: Path, name: str) -> tuple[str, int]:
     """Shard file and absolute offset of `name` in the output (from the plan's layout)."""
-    from modelfusion.api import _as_stages, open_models, plan_stage
+    from modelfusion.pipeline import MergeOptions, load_stages, plan_stages, resolve_stages
 
-    (stage,) = _as_stages(recipe)
-    ckpts = open_models(stage)
-    try:
-        layout = ShardLayout(plan_stage(stage, ckpts).out_tensors, 20_000)
-    finally:
-        for c in ckpts.values():
-            c.close()
+    specs = resolve_stages(load_stages(recipe), recipe.parent / "out", MergeOptions(threads=1))
+    with plan_stages(specs, random_seed=0) as plans:
+        layout = ShardLayout(plans.final.plan.out_tensors, 20_000)
     place = layout.placements[name]
     return layout.shards[place.shard].filename, place.offset
 

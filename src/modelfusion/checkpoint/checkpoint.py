@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import torch
 
@@ -14,6 +14,9 @@ from modelfusion.checkpoint.pickle_file import PickleFile
 from modelfusion.checkpoint.safetensors_file import SafetensorsFile
 from modelfusion.checkpoint.tensor_info import TensorInfo
 from modelfusion.errors import CheckpointError
+
+if TYPE_CHECKING:
+    from modelfusion.checkpoint.tokenizer_files import Vocab
 
 
 class TensorFile(Protocol):
@@ -45,9 +48,21 @@ def _open_file(path: Path) -> TensorFile:
 
 
 class Checkpoint:
-    """A model's weights. `infos` maps tensor name -> TensorInfo; `read(name)` returns the tensor."""
+    """A model's weights. `infos` maps tensor name -> TensorInfo; `read(name)` returns the tensor.
 
-    def __init__(self, label: str, files: list[TensorFile], path: Path | None = None) -> None:
+    `config` is read from the folder's config.json unless given; `planned_vocab` is the vocabulary of an output
+    that is planned but not written yet (a multi-stage recipe's earlier stage), None for a checkpoint on disk.
+    """
+
+    def __init__(
+        self,
+        label: str,
+        files: list[TensorFile],
+        path: Path | None = None,
+        *,
+        config: dict | None = None,
+        planned_vocab: Vocab | None = None,
+    ) -> None:
         self.label = label
         self.path = path
         self.files = files
@@ -62,7 +77,8 @@ class Checkpoint:
                     )
                 self.infos[name] = info
                 self._owner[name] = f
-        self.config: dict | None = self._read_config()
+        self.config: dict | None = config if config is not None else self._read_config()
+        self.planned_vocab: Vocab | None = planned_vocab
 
     @property
     def folder(self) -> Path | None:

@@ -9,6 +9,7 @@ import torch
 
 from modelfusion.engine.finite import all_finite, check_finite
 from modelfusion.engine.row_blocks import RowBlocks, RowReader
+from modelfusion.engine.run_options import RunOptions
 from modelfusion.errors import RecipeError
 from modelfusion.methods import MergeMethod, get_method
 from modelfusion.methods.blocks import blocks
@@ -22,9 +23,9 @@ def tensor_seed(random_seed: int, tensor_name: str) -> int:
     return int.from_bytes(digest, "little") & 0x7FFF_FFFF_FFFF_FFFF
 
 
-def _checked(plan: MergePlan, model: str, name: str, t: torch.Tensor) -> torch.Tensor:
-    """Inputs with NaN / Inf are an error unless the plan allows them (found as each tensor is read)."""
-    if plan.allow_nonfinite:
+def _checked(plan: MergePlan, options: RunOptions, model: str, name: str, t: torch.Tensor) -> torch.Tensor:
+    """Inputs with NaN / Inf are an error unless the run allows them (found as each tensor is read)."""
+    if options.allow_nonfinite:
         return t
     return check_finite(t, name, plan.checkpoints[model].infos[name].file or model)
 
@@ -43,7 +44,14 @@ def _keeps_finite(src: torch.dtype, dst: torch.dtype) -> bool:
 
 
 def _read_input(
-    plan: MergePlan, job: Job, model: str, name: str, device: torch.device, *, convert: bool = True
+    plan: MergePlan,
+    options: RunOptions,
+    job: Job,
+    model: str,
+    name: str,
+    device: torch.device,
+    *,
+    convert: bool = True,
 ) -> torch.Tensor:
     """One input tensor on `device`, checked for NaN / Inf, cast to the recipe's `dtype` if any.
 
@@ -53,11 +61,11 @@ def _read_input(
     t = plan.checkpoints[model].read(name).to(device=device)
     target = job.read_dtype if job.read_dtype is not None and t.is_floating_point() else t.dtype
     if target == t.dtype:
-        return _checked(plan, model, name, t)
+        return _checked(plan, options, model, name, t)
     if _keeps_finite(t.dtype, target):
-        t = _checked(plan, model, name, t)
+        t = _checked(plan, options, model, name, t)
         return t.to(target) if convert else t
-    return _checked(plan, model, name, t.to(target))
+    return _checked(plan, options, model, name, t.to(target))
 
 
 def _stream_of(method: MergeMethod) -> Callable[[RowBlocks, dict], Iterator[torch.Tensor]] | None:
@@ -80,7 +88,9 @@ def _block_seeds(plan: MergePlan, job: Job) -> Callable[[int], int]:
     return lambda i: tensor_seed(plan.random_seed, job.out.name if i == 0 else f"{job.out.name}#block{i}")
 
 
-def _row_reader(plan: MergePlan, job: Job, ref: InputRef, device: torch.device, *, check: bool = True) -> RowReader:
+def _row_reader(
+    plan: MergePlan, options: RunOptions, job: Job, ref: InputRef, device: torch.device, *, check: bool = True
+) -> RowReader:
     """Rows of one input as stored, read on demand (partial reads for safetensors) and checked for NaN / Inf
     the first time each block is read (unless `check` is False: the caller checks the output instead). Where
     the cast to the recipe's `dtype` could overflow, the whole tensor is read, cast and checked at once."""
@@ -88,7 +98,7 @@ def _row_reader(plan: MergePlan, job: Job, ref: InputRef, device: torch.device, 
     info = checkpoint.infos[ref.tensor]
     target = job.read_dtype if job.read_dtype is not None and info.dtype.is_floating_point else info.dtype
     if target != info.dtype and not _keeps_finite(info.dtype, target):
-        whole = _read_input(plan, job, ref.model, ref.tensor, device)
+        whole = _read_input(plan, options, job, ref.model, ref.tensor, device)
         return lambda rows: whole if rows is None else whole[rows]
     checked: set[int | None] = set()
 
@@ -97,14 +107,16 @@ def _row_reader(plan: MergePlan, job: Job, ref: InputRef, device: torch.device, 
         t = t.to(device=device)
         key = None if rows is None else rows.start
         if check and key not in checked:
-            _checked(plan, ref.model, ref.tensor, t)
+            _checked(plan, options, ref.model, ref.tensor, t)
             checked.add(key)
         return t
 
     return read
 
 
-def _run_streamed(plan: MergePlan, job: Job, method: MergeMethod, device: torch.device) -> torch.Tensor:
+def _run_streamed(
+    plan: MergePlan, options: RunOptions, job: Job, method: MergeMethod, device: torch.device
+) -> torch.Tensor:
     """The method over row blocks of the inputs, read block by block; each output block written into the output."""
 
     def widen(t: torch.Tensor) -> torch.Tensor:  # the same casts as a whole-tensor run, block by block
@@ -114,9 +126,9 @@ def _run_streamed(plan: MergePlan, job: Job, method: MergeMethod, device: torch.
 
     # Methods that propagate NaN / Inf: one check of each output block (in the compute dtype) instead of one per
     # input block; the inputs are looked at only to name the file when an output block is not finite.
-    check_output = method.nonfinite_propagates and not plan.allow_nonfinite
+    check_output = method.nonfinite_propagates and not options.allow_nonfinite
     refs = [*job.inputs, *([job.base] if job.base else [])]
-    all_readers = [_row_reader(plan, job, r, device, check=not check_output) for r in refs]
+    all_readers = [_row_reader(plan, options, job, r, device, check=not check_output) for r in refs]
     readers, base = all_readers[: len(job.inputs)], (all_readers[-1] if job.base else None)
     source = RowBlocks(
         readers,
@@ -137,14 +149,14 @@ def _run_streamed(plan: MergePlan, job: Job, method: MergeMethod, device: torch.
             raise RuntimeError(f"{job.method} returned shape {tuple(part.shape)} for block {i} of {job.out.name}")
         if check_output and not all_finite(part):
             for ref in refs:  # raises, naming the file, when an input is not finite (else the merge overflowed)
-                _row_reader(plan, job, ref, device)(rows)
+                _row_reader(plan, options, job, ref, device)(rows)
         target.copy_(part)
         written += 1
     if written != source.count:
         raise RuntimeError(f"{job.method} returned {written} blocks of {source.count} for {job.out.name}")
-    if plan.observer is not None:
+    if options.observer is not None:
         whole = [widen(read(None)) for read in readers]
-        plan.observer(job, whole, None if base is None else widen(base(None)), out)
+        options.observer(job, whole, None if base is None else widen(base(None)), out)
     return out
 
 
@@ -169,32 +181,40 @@ def job_memory(plan: MergePlan, job: Job) -> int:
     return stored // max(1, len(refs)) + (2 * len(refs) + 4) * job.out.numel * elem + job.out.nbytes
 
 
-def run_job(plan: MergePlan, job: Job, device: torch.device) -> torch.Tensor:
-    """The output tensor of one job, on the CPU, in the output dtype."""
-    if job.method == COPY:
-        ref = job.inputs[0]
-        return _checked(plan, ref.model, ref.tensor, plan.checkpoints[ref.model].read(ref.tensor))
-    method = get_method(job.method)
-    if _streams(job, method):
-        try:
-            return _run_streamed(plan, job, method, device)
-        except ValueError as e:  # as below: the method cannot use its parameters
-            raise RecipeError(f"method '{job.method}' cannot merge tensor '{job.out.name}': {e}") from None
+def load_inputs(
+    plan: MergePlan, options: RunOptions, job: Job, device: torch.device
+) -> tuple[list[torch.Tensor], torch.Tensor | None]:
+    """A job's inputs and base as the method sees them: read, checked, cast to the compute dtype, realigned.
+    (The observer of a streamed job gets the same values: the same casts, applied to the whole tensor.)"""
 
     def load(model: str, name: str) -> torch.Tensor:
         # Checked before widening to the compute dtype: half the bytes to scan for bf16 / fp16 inputs.
-        return _read_input(plan, job, model, name, device).to(dtype=job.compute_dtype)
+        return _read_input(plan, options, job, model, name, device).to(dtype=job.compute_dtype)
 
     def load_ref(r: InputRef) -> torch.Tensor:
         return load(r.model, r.tensor) if r.realign is None else r.realign.apply(load)
 
-    tensors = [load_ref(r) for r in job.inputs]
-    base = load_ref(job.base) if job.base else None
+    return [load_ref(r) for r in job.inputs], load_ref(job.base) if job.base else None
+
+
+def run_job(plan: MergePlan, job: Job, device: torch.device, options: RunOptions = RunOptions()) -> torch.Tensor:
+    """The output tensor of one job, on the CPU, in the output dtype."""
+    if job.method == COPY:
+        ref = job.inputs[0]
+        return _checked(plan, options, ref.model, ref.tensor, plan.checkpoints[ref.model].read(ref.tensor))
+    method = get_method(job.method)
+    if _streams(job, method):
+        try:
+            return _run_streamed(plan, options, job, method, device)
+        except ValueError as e:  # as below: the method cannot use its parameters
+            raise RecipeError(f"method '{job.method}' cannot merge tensor '{job.out.name}': {e}") from None
+
+    tensors, base = load_inputs(plan, options, job, device)
     generator = None
     if method.random:
         generator = torch.Generator(device=device)
         generator.manual_seed(tensor_seed(plan.random_seed, job.out.name))
-    observe = plan.observer
+    observe = options.observer
     try:
         if observe is None:
             out = method(tensors, job.params, base=base, generator=generator)

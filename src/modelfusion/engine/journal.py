@@ -2,8 +2,8 @@
 
 File format (text, one record a line): `<json>\\t<crc32 of the json, 8 hex digits>\\n`.
 - line 1: {"journal": 1, "fingerprint": F}; F identifies the plan (output layout, every job, its inputs'
-  sizes and mtimes, the recipe text, the seed, the modelfusion version), so a journal is only ever resumed by
-  the same merge;
+  sizes and mtimes, the recipe text, the seed, the modelfusion version) and --allow-nonfinite, so a journal is
+  only ever resumed by the same merge;
 - then one line per finished job: {"t": tensor name, "n": bytes, "crc": crc32 of the bytes written}.
 
 Each line is written with one append as soon as its tensor's bytes are written (a killed process loses
@@ -40,8 +40,8 @@ SYNC_EVERY_BYTES = 1 << 30
 READ_CHUNK = 16 << 20
 
 
-def plan_fingerprint(plan: MergePlan, layout: ShardLayout) -> str:
-    """sha256 over everything that determines the output bytes."""
+def plan_fingerprint(plan: MergePlan, layout: ShardLayout, allow_nonfinite: bool) -> str:
+    """sha256 over everything that determines the output bytes (the plan, and the run option that does)."""
     from modelfusion import __version__
 
     h = hashlib.sha256(f"modelfusion {__version__} journal {VERSION}\n".encode())
@@ -59,7 +59,7 @@ def plan_fingerprint(plan: MergePlan, layout: ShardLayout) -> str:
             json.dumps(job.params, sort_keys=True, default=repr),
         ]
         h.update(json.dumps(record, default=repr).encode() + b"\n")
-    h.update(f"seed {plan.random_seed} nonfinite {plan.allow_nonfinite}\n".encode())
+    h.update(f"seed {plan.random_seed} nonfinite {allow_nonfinite}\n".encode())
     h.update(plan.recipe_text.encode() + b"\n")  # settings a job does not spell out (e.g. tokenizer realignment)
     for key in sorted(plan.checkpoints):
         files = sorted({info.file for info in plan.checkpoints[key].infos.values()})

@@ -21,6 +21,7 @@ from modelfusion.engine.admission import AdmissionQueue
 from modelfusion.engine.allocator import release_free_memory, reuse_freed_memory
 from modelfusion.engine.device import checked_device
 from modelfusion.engine.execute import job_memory, run_job
+from modelfusion.engine.run_options import RunOptions
 from modelfusion.plan.job import Job, MergePlan
 
 ProgressFn = Callable[[Job], None]
@@ -72,6 +73,7 @@ def run_plan(
     on_done: ProgressFn | None = None,
     skip: set[str] | None = None,
     memory_budget: int = MEMORY_BUDGET,
+    options: RunOptions = RunOptions(),
 ) -> None:
     """Execute every job (except those named in `skip`) and hand each tensor to `sink`.
 
@@ -82,7 +84,7 @@ def run_plan(
     jobs = [j for j in reading_order(plan) if not skip or j.out.name not in skip]
     reuse_freed_memory()
     try:
-        _run_jobs(plan, jobs, sink, threads, dev, on_done, memory_budget)
+        _run_jobs(plan, jobs, sink, threads, dev, on_done, memory_budget, options)
     finally:
         release_free_memory()
 
@@ -95,9 +97,10 @@ def _run_jobs(
     dev: torch.device,
     on_done: ProgressFn | None,
     budget: int,
+    options: RunOptions,
 ) -> None:
     def work(job: Job) -> Job:
-        sink(job, run_job(plan, job, dev))
+        sink(job, run_job(plan, job, dev, options))
         return job
 
     def finish(job: Job) -> None:

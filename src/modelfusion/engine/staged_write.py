@@ -1,10 +1,11 @@
 """Write a plan's tensors into a staging folder, journaled so an interrupted run can be resumed.
 
 Fresh run: the staging folder is emptied, shards are created with their headers, and each finished tensor
-is recorded in the journal. Resume: the journal must come from the same plan (its fingerprint), every
-recorded tensor is checked against its crc32 in the shard, and only the rest is computed. Because each
+is recorded in the journal. Resume: the journal must come from the same plan and run options (its fingerprint),
+every recorded tensor is checked against its crc32 in the shard, and only the rest is computed. Because each
 tensor is computed deterministically (per-tensor seeds, single-threaded kernels), the result is
-bit-identical to an uninterrupted run.
+bit-identical to an uninterrupted run. An observer (`merge --report`) is fed the resumed tensors too
+(observe_written.py), so what it sees does not depend on whether the run was interrupted.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from modelfusion.checkpoint.publish import clear_staging
 from modelfusion.checkpoint.shard_layout import ShardLayout
 from modelfusion.checkpoint.shard_writer import ShardWriter
 from modelfusion.engine.journal import Journal, plan_fingerprint, read_journal, verified_done
-from modelfusion.engine.runner import run_plan
+from modelfusion.engine.observe_written import observe_written
+from modelfusion.engine.run_options import RunOptions
+from modelfusion.engine.runner import reading_order, run_plan
 from modelfusion.errors import OutputError
 from modelfusion.plan.job import Job, MergePlan
 
@@ -33,8 +36,8 @@ def resumable_tensors(staging: Path, layout: ShardLayout, fingerprint: str, resu
     recorded_fingerprint, recorded = found
     if recorded_fingerprint != fingerprint:
         raise OutputError(
-            "the interrupted merge found here was made from another recipe, other inputs or another "
-            "modelfusion version; rerun without --resume to start over",
+            "the interrupted merge found here was made from another recipe, other inputs, other options "
+            "or another modelfusion version; rerun without --resume to start over",
             where=str(staging),
         )
     return verified_done(staging, layout, recorded)
@@ -48,11 +51,11 @@ def write_shards(
     device: str,
     on_progress: Callable[[Job], None] | None = None,
     resume: bool = False,
+    options: RunOptions = RunOptions(),
 ) -> int:
     """Fill the shards in `staging` (the caller holds its lock). Returns how many tensors were resumed."""
-    fingerprint = plan_fingerprint(plan, layout)
-    # An observer (merge --report) must see every job, so a run with one recomputes everything.
-    done = resumable_tensors(staging, layout, fingerprint, resume and plan.observer is None)
+    fingerprint = plan_fingerprint(plan, layout, options.allow_nonfinite)
+    done = resumable_tensors(staging, layout, fingerprint, resume)
     if done is None:
         clear_staging(staging)
     writer = ShardWriter(staging, layout, fresh=done is None)
@@ -64,11 +67,13 @@ def write_shards(
                 writer.write(job.out.name, tensor)
                 journal.record(job.out.name, tensor)
 
-            if done and on_progress:
-                for job in plan.jobs:
-                    if job.out.name in done:
+            if done:
+                resumed = [job for job in reading_order(plan) if job.out.name in done]
+                observe_written(plan, resumed, layout, staging, device, options)
+                if on_progress:
+                    for job in resumed:
                         on_progress(job)
-            run_plan(plan, sink, threads, device, on_progress, skip=done or None)
+            run_plan(plan, sink, threads, device, on_progress, skip=done or None, options=options)
             journal.finish()
             writer.sync()
         finally:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -55,11 +54,6 @@ class MergePlan:
     random_seed: int = 0
     tokenizer: VocabPlan | None = None
     """The merged vocabulary, when the recipe sets `tokenizer` / `tokenizer_source` (else the base's is copied)."""
-    allow_nonfinite: bool = False
-    """Merge inputs that hold NaN / Inf instead of stopping with an error."""
-    observer: Callable[[Job, list[torch.Tensor], torch.Tensor | None, torch.Tensor], None] | None = None
-    """Called by the engine after each merged (non-copy) job as observer(job, inputs, base, output); for
-    diagnostics such as `merge --report`. The method gets copies of the inputs, so the observer sees them intact."""
 
     @property
     def out_tensors(self) -> list[TensorInfo]:

@@ -78,9 +78,8 @@ def with_vocab_size(config: dict | None, plan: VocabPlan | None) -> dict | None:
 
 
 def checkpoint_vocab(ckpt: Checkpoint) -> Vocab | None:
-    """A checkpoint's vocabulary (a planned stage output carries it as `planned_vocab`)."""
-    planned = getattr(ckpt, "planned_vocab", None)
-    return planned if planned is not None else read_vocab(ckpt.folder)
+    """A checkpoint's vocabulary: a planned stage output's `planned_vocab`, else read from its folder."""
+    return ckpt.planned_vocab if ckpt.planned_vocab is not None else read_vocab(ckpt.folder)
 
 
 def vocab_tensors(ckpt: Checkpoint) -> dict[str, str]:

@@ -1,0 +1,84 @@
+"""The one orchestration path of a merge: resolve and plan every stage, then run, journal and publish each.
+
+Intermediate stages of a multi-stage recipe are written to their cache folder (reused while it exists), the last
+stage to OUT. Options apply to every stage except `overwrite` and `report`, which concern OUT only; `resume`
+continues whichever stage an earlier run left interrupted (its staging folder, beside the cache folder or OUT).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from modelfusion.checkpoint.publish import check_output_path
+from modelfusion.checkpoint.shard_layout import ShardLayout
+from modelfusion.engine.run_options import RunOptions
+from modelfusion.engine.runner import tensors_in_flight
+from modelfusion.pipeline.options import MergeOptions
+from modelfusion.pipeline.result import MergeResult
+from modelfusion.pipeline.stages import PlannedStage, plan_stage, plan_stages, resolve_stages
+from modelfusion.pipeline.write import write_output
+from modelfusion.plan import MergePlan
+from modelfusion.plan.summary import PlanSummary, summarize
+from modelfusion.recipe import LoadedRecipe
+
+
+def run_merge(stages: list[LoadedRecipe], out: Path, options: MergeOptions) -> MergeResult:
+    """Merge the recipe `stages` into the folder `out` (nothing is written before every stage is planned)."""
+    specs = resolve_stages(stages, out, options)
+    with plan_stages(specs, options.random_seed) as plans:
+        final = plans.final.plan
+        if options.dry_run:
+            return MergeResult(None, _summary(final, ShardLayout(final.out_tensors, options.shard_bytes), options))
+        check_output_path(out, final.input_paths(), options.overwrite)  # before any stage runs
+        on_stage = options.callbacks.on_stage
+        resumed = 0
+        summary: PlanSummary | None = None
+        for stage in plans.stages:
+            spec = stage.spec
+            reused = not spec.final and spec.out.exists()
+            if on_stage and len(specs) > 1:
+                on_stage(spec.index, spec.name, spec.out, reused)
+            if reused:
+                continue
+            if stage.provisional:  # its inputs now exist: plan it from disk
+                with plan_stage(spec, options.random_seed, named=True) as fresh:
+                    summary, n = _run_stage(fresh, options)
+            else:
+                summary, n = _run_stage(stage, options)
+            resumed += n
+        assert summary is not None  # the last stage always runs
+        return MergeResult(out, summary, resumed)
+
+
+def _summary(plan: MergePlan, layout: ShardLayout, options: MergeOptions) -> PlanSummary:
+    threads = options.threads
+    return summarize(plan, threads, len(layout.shards), tensors_in_flight(plan, threads))
+
+
+def _run_stage(stage: PlannedStage, options: MergeOptions) -> tuple[PlanSummary, int]:
+    """Write one stage; returns its summary and how many tensors were resumed from its journal."""
+    plan, spec = stage.plan, stage.spec
+    layout = ShardLayout(plan.out_tensors, options.shard_bytes)
+    summary = _summary(plan, layout, options)
+    overwrite = options.overwrite and spec.final
+    check_output_path(spec.out, plan.input_paths(), overwrite)
+    if options.callbacks.on_start:
+        options.callbacks.on_start(summary)
+    collector = None
+    if options.report and spec.final:
+        from modelfusion.analysis.merge_report import MergeReportCollector
+
+        collector = MergeReportCollector(plan)
+    resumed = write_output(
+        plan,
+        layout,
+        spec.out,
+        threads=options.threads,
+        device=options.device,
+        overwrite=overwrite,
+        resume=options.resume,
+        on_progress=options.callbacks.on_progress,
+        run_options=RunOptions(allow_nonfinite=options.allow_nonfinite, observer=collector),
+        before_publish=collector.write if collector is not None else None,
+    )
+    return summary, resumed

@@ -1,0 +1,45 @@
+"""Where a merge's recipe and models come from: a recipe given as a file, YAML text, dict or Recipe, and model
+references resolved to local paths."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import yaml
+
+from modelfusion.recipe import LoadedRecipe, Recipe, load_recipe, load_recipe_text, parse_recipe
+
+
+def load_stages(recipe: str | Path | Mapping | Recipe) -> list[LoadedRecipe]:
+    """The stages of `recipe`: a file path, YAML text (one or more `---`-separated stages), a dict or a Recipe."""
+    if isinstance(recipe, Recipe):
+        return [LoadedRecipe(recipe, _dump(recipe.model_dump(exclude_none=True)), None)]
+    if isinstance(recipe, Mapping):
+        return [LoadedRecipe(parse_recipe(dict(recipe)), _dump(dict(recipe)), None)]
+    text = str(recipe)
+    if isinstance(recipe, str) and "\n" in text:
+        return load_recipe_text(text)
+    return load_recipe(Path(recipe))
+
+
+def dump_recipe(recipe: Recipe) -> str:
+    """YAML text of a recipe (written into the output beside the model card)."""
+    return _dump(recipe.model_dump(exclude_none=True))
+
+
+def _dump(data: dict) -> str:
+    return yaml.safe_dump(data, sort_keys=False)
+
+
+def resolve_model_path(ref: str, recipe_file: Path | None) -> Path | None:
+    """A model reference as a local path: absolute; else relative to the working directory (as mergekit);
+    else relative to the recipe file's folder. None if none of these exists."""
+    p = Path(ref).expanduser()
+    if p.is_absolute():
+        return p if p.exists() else None
+    if p.exists():
+        return p
+    if recipe_file is not None and (recipe_file.parent / p).exists():
+        return recipe_file.parent / p
+    return None

@@ -1,0 +1,187 @@
+"""Every stage of a recipe resolved and planned before anything is written.
+
+A one-stage recipe names its models as written (paths relative to the working directory, then to the recipe's
+folder). A multi-stage recipe (`---`-separated, named stages; modelfusion.plan.stages) has its model references
+replaced by absolute paths, an earlier stage's name by that stage's cache folder `<cache>/stages/<name>-<key>/`.
+A stage whose input is an earlier stage not computed yet is planned against that stage's planned output
+(planned_output.py), so an error in stage 3 stops the run before stage 1 writes a byte; such a plan is
+provisional and the stage is planned again from disk when it runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from modelfusion import __version__
+from modelfusion.checkpoint import Checkpoint, open_checkpoint
+from modelfusion.errors import PlanError
+from modelfusion.pipeline.options import MergeOptions
+from modelfusion.pipeline.planned_output import planned_checkpoint
+from modelfusion.pipeline.sources import dump_recipe, resolve_model_path
+from modelfusion.plan import MergePlan, build_plan
+from modelfusion.plan.stages import check_stage_names, model_refs, path_identity, rename_models, stage_key
+from modelfusion.recipe import LoadedRecipe, Recipe
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    """One stage, resolved: its recipe, the path of each model it names, and where its output goes."""
+
+    index: int
+    name: str | None
+    recipe: Recipe
+    text: str
+    """The recipe text written beside the output (and part of the resume fingerprint)."""
+    paths: Mapping[str, Path]
+    """Model reference in `recipe` -> path to open (an earlier stage's cache folder, once computed)."""
+    out: Path
+    """OUT for the last stage, else the stage's cache folder."""
+    where: str | None
+    """Names the stage in errors."""
+    final: bool
+
+
+def resolve_stages(loaded: list[LoadedRecipe], out: Path, options: MergeOptions) -> list[StageSpec]:
+    """Every stage with its models resolved; all missing models of a stage are reported together."""
+    if len(loaded) == 1:
+        return [_single(loaded[0], out)]
+    where = str(loaded[0].source) if loaded[0].source else "recipe"
+    check_stage_names([s.recipe for s in loaded], where)
+    folders: dict[str, Path] = {}
+    keys: dict[str, str] = {}
+    specs: list[StageSpec] = []
+    for i, st in enumerate(loaded):
+        name = st.recipe.name
+        where = f"{st.source or 'recipe'} (stage {i + 1}{f' {name!r}' if name else ''})"
+        paths: dict[str, str] = {}
+        missing = []
+        for ref in model_refs(st.recipe):
+            if ref in folders:
+                paths[ref] = str(folders[ref])
+                continue
+            p = resolve_model_path(ref, st.source)
+            if p is None:
+                missing.append(f"model '{ref}' not found (neither an earlier stage's name nor a path)")
+            else:
+                paths[ref] = str(p.resolve())
+        if missing:
+            raise PlanError(missing, where)
+        ids = {ref: keys[ref] if ref in keys else path_identity(Path(p)) for ref, p in paths.items()}
+        key = stage_key(st.recipe, ids.__getitem__, options.random_seed, options.device, __version__)
+        final = i == len(loaded) - 1
+        folder = out if final else options.cache_dir / "stages" / f"{name}-{key[:16]}"
+        if not final:
+            folders[name], keys[name] = folder, key
+        recipe = rename_models(st.recipe, paths)
+        specs.append(
+            StageSpec(i, name, recipe, dump_recipe(recipe), {p: Path(p) for p in paths.values()}, folder, where, final)
+        )
+    return specs
+
+
+def _single(stage: LoadedRecipe, out: Path) -> StageSpec:
+    missing, paths = [], {}
+    for ref in stage.recipe.model_paths():
+        path = resolve_model_path(ref, stage.source)
+        if path is None:
+            missing.append(
+                f"model '{ref}' not found (paths are relative to the working directory, "
+                f"then to the recipe's folder; modelfusion does not download)"
+            )
+        paths[ref] = path
+    where = str(stage.source) if stage.source else None
+    if missing:
+        raise PlanError(missing, where)
+    return StageSpec(0, stage.recipe.name, stage.recipe, stage.text, paths, out, where, True)
+
+
+class PlannedStage:
+    """A stage's plan and the checkpoints it opened (closed by `close()`)."""
+
+    def __init__(self, spec: StageSpec, plan: MergePlan, opened: list[Checkpoint], provisional: bool) -> None:
+        self.spec = spec
+        self.plan = plan
+        self.opened = opened
+        self.provisional = provisional
+        """Planned against an earlier stage's planned output: plan again from disk before running."""
+
+    def close(self) -> None:
+        for c in self.opened:
+            c.close()
+
+    def __enter__(self) -> PlannedStage:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def plan_stage(
+    spec: StageSpec, random_seed: int, planned: Mapping[Path, Checkpoint] | None = None, *, named: bool = False
+) -> PlannedStage:
+    """Open the stage's models (or take an earlier stage's planned output from `planned`) and plan it.
+
+    A plan error names the stage: always when `named` (a stage of a multi-stage recipe), else when the error
+    names no file of its own."""
+    planned = planned or {}
+    opened: dict[str, Checkpoint] = {}
+    checkpoints: dict[str, Checkpoint] = {}
+    try:
+        for ref in spec.recipe.model_paths():
+            path = spec.paths[ref]
+            if path in planned:
+                checkpoints[ref] = planned[path]
+            else:
+                checkpoints[ref] = opened[ref] = open_checkpoint(path, label=ref)
+        plan = build_plan(spec.recipe, checkpoints, spec.text, random_seed)
+    except PlanError as e:
+        for c in opened.values():
+            c.close()
+        if spec.where is not None and (named or e.where is None):
+            raise PlanError(e.problems, spec.where) from None
+        raise
+    except BaseException:
+        for c in opened.values():
+            c.close()
+        raise
+    return PlannedStage(spec, plan, list(opened.values()), provisional=len(opened) < len(checkpoints))
+
+
+class StagePlans:
+    """Every stage planned, in order; `close()` closes every checkpoint they opened."""
+
+    def __init__(self, stages: list[PlannedStage]) -> None:
+        self.stages = stages
+
+    @property
+    def final(self) -> PlannedStage:
+        return self.stages[-1]
+
+    def close(self) -> None:
+        for s in self.stages:
+            s.close()
+
+    def __enter__(self) -> StagePlans:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def plan_stages(specs: list[StageSpec], random_seed: int) -> StagePlans:
+    """Plan each stage in order (nothing read or written); a stage whose cache folder exists is opened from disk."""
+    planned: dict[Path, Checkpoint] = {}
+    stages: list[PlannedStage] = []
+    try:
+        for spec in specs:
+            stage = plan_stage(spec, random_seed, planned, named=len(specs) > 1)
+            stages.append(stage)
+            if not spec.final and not spec.out.exists():
+                planned[spec.out] = planned_checkpoint(str(spec.out), stage.plan)
+    except BaseException:
+        for s in stages:
+            s.close()
+        raise
+    return StagePlans(stages)

@@ -1,0 +1,66 @@
+"""Write one planned stage: shards into a locked staging folder beside its output (journaled, so an interrupted
+run resumes), then the companion files, then an atomic rename into place."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from modelfusion.checkpoint.companions import copy_companions, write_model_card
+from modelfusion.checkpoint.publish import discard, lock_staging, make_staging, publish, staging_key, unlock_staging
+from modelfusion.checkpoint.shard_layout import ShardLayout
+from modelfusion.checkpoint.tokenizer_files import write_tokenizer
+from modelfusion.engine.journal import remove_journal
+from modelfusion.engine.run_options import RunOptions
+from modelfusion.engine.staged_write import write_shards
+from modelfusion.errors import OutputError
+from modelfusion.plan import Job, MergePlan
+
+
+def write_output(
+    plan: MergePlan,
+    layout: ShardLayout,
+    out: Path,
+    *,
+    threads: int,
+    device: str,
+    overwrite: bool,
+    resume: bool,
+    on_progress: Callable[[Job], None] | None,
+    run_options: RunOptions,
+    before_publish: Callable[[Path], object] | None = None,
+) -> int:
+    """Merge `plan` into the folder `out`; returns how many tensors were taken from an interrupted run's journal.
+
+    Ctrl-C keeps the staging folder and its journal (for resume); any other error removes it."""
+    staging = make_staging(out, key=staging_key(out))
+    lock = lock_staging(staging)
+    try:
+        resumed = write_shards(plan, layout, staging, threads, device, on_progress, resume, run_options)
+        index = layout.index_json()
+        if index is not None:
+            (staging / "model.safetensors.index.json").write_text(index, encoding="utf-8")
+        base = plan.checkpoints[plan.base_model] if plan.base_model else None
+        copy_companions(base.folder if base else None, staging, plan.config, plan.out_dtype, plan.tokenizer is not None)
+        if plan.tokenizer is not None:
+            tok = plan.tokenizer
+            write_tokenizer(plan.checkpoints[tok.source].folder, staging, tok.added, tok.ids)
+        write_model_card(staging, list(plan.checkpoints), plan.recipe_text, plan.method)
+        (staging / "modelfusion_recipe.yaml").write_text(plan.recipe_text, encoding="utf-8")
+        if before_publish is not None:
+            before_publish(staging)
+        remove_journal(staging)
+        publish(staging, out, overwrite)
+    except KeyboardInterrupt:
+        raise  # staging and journal kept: `--resume` continues from there
+    except OSError as e:  # disk full, file too large, I/O error
+        discard(staging)
+        raise OutputError(
+            f"{e.strerror or e}; nothing was published and temporary files were removed", where=e.filename or str(out)
+        ) from None
+    except BaseException:
+        discard(staging)
+        raise
+    finally:
+        unlock_staging(lock)
+    return resumed
