@@ -1,9 +1,10 @@
 import torch
 
 from modelfusion.methods import get_method
-from modelfusion.methods.breadcrumbs import BREADCRUMBS, BREADCRUMBS_TIES
 from modelfusion.methods.keep_rules import KeepMiddle
 from modelfusion.methods.rank_cut import window_mask
+
+BREADCRUMBS, BREADCRUMBS_TIES = get_method("breadcrumbs"), get_method("breadcrumbs_ties")
 
 
 def outlier_mask(delta: torch.Tensor, density: float, gamma: float) -> torch.Tensor:

@@ -1,7 +1,8 @@
 import torch
 
 from modelfusion.methods import get_method
-from modelfusion.methods.dare import DARE_LINEAR, DARE_TIES
+
+DARE_LINEAR, DARE_TIES = get_method("dare_linear"), get_method("dare_ties")
 
 
 def call(method, xs, base, generator, **kw):

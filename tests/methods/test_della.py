@@ -3,7 +3,8 @@ import torch
 
 from modelfusion.errors import PlanError
 from modelfusion.methods import get_method
-from modelfusion.methods.della import DELLA, DELLA_LINEAR
+
+DELLA, DELLA_LINEAR = get_method("della"), get_method("della_linear")
 
 
 def call(method, xs, base, generator, **kw):

@@ -1,7 +1,8 @@
 import torch
 
 from modelfusion.methods import get_method
-from modelfusion.methods.task_arithmetic import task_arithmetic
+
+task_arithmetic = get_method("task_arithmetic").function
 
 BASE = torch.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
 A = BASE + torch.tensor([[0.5, -1.0, 0.0], [2.0, 0.0, -0.5]])

@@ -4,7 +4,8 @@ from modelfusion.methods import get_method
 from modelfusion.methods.consensus import agreement_mask, elect_sign
 from modelfusion.methods.keep_rules import KeepLargest
 from modelfusion.methods.rank_cut import window_mask
-from modelfusion.methods.ties import ties
+
+ties = get_method("ties").function
 
 ZERO = torch.zeros(6)
 X1 = torch.tensor([1.0, -1.0, 2.0, 0.0, 3.0, -3.0])

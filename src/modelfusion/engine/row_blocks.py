@@ -80,6 +80,6 @@ class RowBlocks:
     def generator(self, index: int) -> torch.Generator | None:
         if self._seed_of is None:
             return None
-        generator = torch.Generator(device=self._device)
+        generator = torch.Generator()  # on the CPU whatever the device: a seed draws the same masks everywhere
         generator.manual_seed(self._seed_of(index))
         return generator

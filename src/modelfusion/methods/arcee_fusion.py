@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import torch
 
-from modelfusion.methods.registry import register
-from modelfusion.methods.spec import MergeMethod
-
 KL_EPS = 1e-8
 
 
@@ -43,17 +40,3 @@ def arcee_fusion(tensors: list[torch.Tensor], *, base: torch.Tensor | None) -> t
     scores = importance(other, base)
     mask = scores > dynamic_threshold(scores)
     return base + mask * (other - base)
-
-
-ARCEE_FUSION = register(
-    MergeMethod(
-        name="arcee_fusion",
-        fn=arcee_fusion,
-        params=(),
-        base_role="separate",
-        min_models=1,
-        max_models=1,
-        summary="Keep the base except where the other model's change is important (above a dynamic threshold).",
-        paper="Arcee AI 2025, MergeKit v0.1 / Arcee Fusion (blog)",
-    )
-)

@@ -35,11 +35,14 @@ def bernoulli_mask(
     generator: torch.Generator | None,
     device: torch.device | str = "cpu",
 ) -> torch.Tensor:
-    """A float32 tensor of `shape` holding 1 with probability p and 0 otherwise. p is a float, or a float tensor
-    broadcasting to `shape` with entries in (0, 1); a float p <= 0 gives all 0 and p >= 1 all 1 without drawing."""
-    device = torch.device(device)
+    """A float32 tensor of `shape` on `device` holding 1 with probability p and 0 otherwise. p is a float, or a
+    float tensor broadcasting to `shape` with entries in (0, 1); a float p <= 0 gives all 0 and p >= 1 all 1
+    without drawing. The mask is drawn on the generator's device (the engine's is always the CPU, so a seed gives
+    the same mask on every device) and then moved to `device`."""
+    target = torch.device(device)
     if not isinstance(p, torch.Tensor) and (p <= 0 or p >= 1):
-        return torch.full(shape, float(p >= 1), dtype=torch.float32, device=device)
+        return torch.full(shape, float(p >= 1), dtype=torch.float32, device=target)
+    device = generator.device if generator is not None else target
     threshold, fraction = split_probability(torch.as_tensor(p, dtype=torch.float64, device=device))
     numel = math.prod(shape)
     words = torch.empty(-(-numel // LANES_PER_DRAW), dtype=torch.int64, device=device)
@@ -49,7 +52,7 @@ def bernoulli_mask(
     if scalar:
         threshold, fraction = int(threshold), float(fraction)
         if fraction == 0:  # 2^16 p is whole (p = 0.5, 0.25, ...): lanes equal to T are dropped, no V needed
-            return lanes.lt_(threshold).to(torch.float32)
+            return lanes.lt_(threshold).to(device=target, dtype=torch.float32)
     # Lanes equal to T, found before the comparison overwrites them: 0 / 1 int16, searched as int64 words at a
     # quarter of the cost (the padding lanes are zero).
     boundary = torch.zeros(words.numel() * LANES_PER_DRAW, dtype=torch.int16, device=device)
@@ -62,4 +65,4 @@ def bernoulli_mask(
         below = fraction if scalar else fraction.expand(shape)[torch.unravel_index(at, shape)]  # no copy of p
         draws = torch.rand(at.numel(), dtype=torch.float64, generator=generator, device=device)
         mask.view(-1)[at] = (draws < below).to(torch.float32)
-    return mask
+    return mask.to(target)

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import torch
 
-from modelfusion.methods.registry import register
-from modelfusion.methods.spec import MergeMethod, ParamSpec
 from modelfusion.methods.sphere import exp_map, log_map, normalize
 
 
@@ -29,19 +27,3 @@ def karcher(tensors: list[torch.Tensor], *, max_iter: int, tol: float) -> torch.
             break
         mu = exp_map(mu, g)
     return (mu * norms.mean()).reshape(shape)
-
-
-KARCHER = register(
-    MergeMethod(
-        name="karcher",
-        fn=karcher,
-        params=(
-            ParamSpec("max_iter", int, default=10, low=1, help="most fixed-point iterations"),
-            ParamSpec("tol", float, default=1e-5, low=0.0, help="stop when the mean tangent is shorter than this"),
-        ),
-        base_role="none",
-        min_models=1,
-        summary="Riemannian (Karcher) mean of the models' directions, scaled by their mean norm.",
-        paper="Karcher 1977; Buss & Fillmore 2001, Spherical averages and applications",
-    )
-)

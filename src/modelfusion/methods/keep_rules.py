@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import torch
 
 from modelfusion.methods.bernoulli import bernoulli_mask
+from modelfusion.methods.catalog.task_vector_methods import della_range_problem
 from modelfusion.methods.rank_cut import RankWindow, WindowCuts, order_keys
 from modelfusion.methods.row_order import stable_row_order
 
@@ -25,16 +26,6 @@ from modelfusion.methods.row_order import stable_row_order
 def keep_count(density: float, n: int) -> int:
     """floor(density * n), clipped to [0, n]."""
     return max(0, min(n, int(density * n)))
-
-
-def della_range_problem(density: float, epsilon: float) -> str | None:
-    """DELLA needs 0 < density - epsilon and density + epsilon < 1 (unless density >= 1: nothing dropped)."""
-    if density < 1 and not (density - epsilon > 0 and density + epsilon < 1):
-        return (
-            f"della: density - epsilon and density + epsilon must lie in (0, 1), got density={density}, "
-            f"epsilon={epsilon}; lower epsilon"
-        )
-    return None
 
 
 class _LocalRule:

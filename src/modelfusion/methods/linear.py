@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import torch
 
-from modelfusion.methods.registry import register
-from modelfusion.methods.spec import MergeMethod, ParamSpec
-
 
 def linear(tensors: list[torch.Tensor], *, weight: list[float], normalize: bool = True) -> torch.Tensor:
     """theta = sum_i w_i theta_i / (sum_i w_i if normalize else 1).
@@ -29,21 +26,3 @@ def linear(tensors: list[torch.Tensor], *, weight: list[float], normalize: bool 
             raise ValueError("linear: weights sum to zero, cannot normalize")
         out.div_(total)
     return out
-
-
-LINEAR = register(
-    MergeMethod(
-        name="linear",
-        fn=linear,
-        params=(
-            ParamSpec("weight", float, default=1.0, per_model=True, help="weight of each model"),
-            ParamSpec("normalize", bool, default=True, help="divide by the sum of the weights"),
-        ),
-        base_role="none",
-        min_models=1,
-        elementwise=True,
-        nonfinite_propagates=True,
-        summary="Weighted average of the models' weights (simple average when weights are equal).",
-        paper="Wortsman et al. 2022, Model soups, arXiv:2203.05482",
-    )
-)

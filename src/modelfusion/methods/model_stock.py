@@ -9,9 +9,6 @@ import itertools
 
 import torch
 
-from modelfusion.methods.registry import register
-from modelfusion.methods.spec import MergeMethod, ParamSpec
-
 COS_EPS = 1e-6
 """Floor of |delta_i| |delta_j| in the cosine (mergekit's value; matters only for tiny rows)."""
 
@@ -38,16 +35,3 @@ def model_stock(tensors: list[torch.Tensor], *, base: torch.Tensor | None, filte
     t = n * cos / (1 + (n - 1) * cos)
     average = torch.stack(tensors).mean(dim=0)
     return t * average + (1 - t) * base
-
-
-MODEL_STOCK = register(
-    MergeMethod(
-        name="model_stock",
-        fn=model_stock,
-        params=(ParamSpec("filter_wise", bool, default=False, help="one ratio per row instead of per tensor"),),
-        base_role="separate",
-        min_models=2,
-        summary="Average of the fine-tunes pulled toward the base by a ratio computed from their angle.",
-        paper="Jang et al. 2024, Model Stock, arXiv:2403.19522",
-    )
-)

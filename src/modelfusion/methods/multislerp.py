@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import torch
 
-from modelfusion.methods.registry import register
-from modelfusion.methods.spec import MergeMethod, ParamSpec
-
 
 def multislerp(
     tensors: list[torch.Tensor],
@@ -35,20 +32,3 @@ def multislerp(
     out = mean_direction / mean_direction.norm().clamp_min(eps) * (w * norms).sum()
     out = out.reshape(tensors[0].shape)
     return out if base is None else base + out
-
-
-MULTISLERP = register(
-    MergeMethod(
-        name="multislerp",
-        fn=multislerp,
-        params=(
-            ParamSpec("weight", float, required=True, per_model=True, help="weight of each model"),
-            ParamSpec("normalize_weights", bool, default=True, help="scale the weights to sum to 1"),
-            ParamSpec("eps", float, default=1e-8, low=0.0, help="numerical floor for norms"),
-        ),
-        base_role="optional",
-        min_models=1,
-        summary="Spherical weighted average of several models (task vectors when a base is given).",
-        paper="Goddard 2025, Multi-SLERP (goddard.blog); mergekit, arXiv:2403.13257",
-    )
-)

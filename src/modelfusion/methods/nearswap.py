@@ -7,9 +7,6 @@ from __future__ import annotations
 
 import torch
 
-from modelfusion.methods.registry import register
-from modelfusion.methods.spec import MergeMethod, ParamSpec
-
 
 def nearswap(tensors: list[torch.Tensor], *, base: torch.Tensor | None, t: float) -> torch.Tensor:
     """w_j = clamp(t / |base_j - x_j|, 0, 1) (1 where they are equal); theta = w x + (1 - w) base."""
@@ -18,17 +15,3 @@ def nearswap(tensors: list[torch.Tensor], *, base: torch.Tensor | None, t: float
     other = tensors[0]
     w = (t / (base - other).abs()).nan_to_num(nan=1.0, posinf=1.0).clamp(0, 1)
     return w * other + (1 - w) * base
-
-
-NEARSWAP = register(
-    MergeMethod(
-        name="nearswap",
-        fn=nearswap,
-        params=(ParamSpec("t", float, required=True, low=0.0, help="similarity scale: larger swaps more"),),
-        base_role="separate",
-        min_models=1,
-        max_models=1,
-        summary="Interpolate toward the other model entry by entry, strongly where the two are already close.",
-        paper="alchemonaut 2024, QuartetAnemoi-70B-t0.0001 (Hugging Face model card)",
-    )
-)

@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import torch
 
-from modelfusion.methods.registry import register
-from modelfusion.methods.spec import MergeMethod, ParamSpec
-
 EPS = 1e-8
 
 
@@ -50,21 +47,3 @@ def nuslerp(
     else:
         out = slerp_along(v0, v1, t, 0 if nuslerp_row_wise else -1)
     return out if base is None else base + out
-
-
-NUSLERP = register(
-    MergeMethod(
-        name="nuslerp",
-        fn=nuslerp,
-        params=(
-            ParamSpec("weight", float, required=True, per_model=True, help="relative weight; t = w2 / (w1 + w2)"),
-            ParamSpec("nuslerp_row_wise", bool, default=False, help="vectors along dim 0, not the last"),
-            ParamSpec("nuslerp_flatten", bool, default=True, help="one angle for the whole tensor"),
-        ),
-        base_role="optional",
-        min_models=2,
-        max_models=2,
-        summary="Weighted SLERP of two models, or of their task vectors when a base is given.",
-        paper="Shoemake 1985; mergekit, Goddard et al. 2024, arXiv:2403.13257",
-    )
-)

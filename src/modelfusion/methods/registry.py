@@ -1,37 +1,50 @@
-"""The registry of merge methods: name -> MergeMethod. Method modules register themselves on import.
+"""The registry of merge methods: name -> MergeMethod.
 
-Listing methods must not import torch (it takes seconds): the built-in method modules are imported under
-`torch_deferred()` (deferred_torch.py), so torch loads only when a method first runs.
+The built-in methods are torch-free specs (catalog/), registered the first time the registry is asked, so
+listing methods and validating recipes never import torch; each method's math module is imported when it
+first runs. Other code adds methods with `register`.
 """
 
 from __future__ import annotations
 
 import difflib
-import sys
+import threading
 
 from modelfusion.errors import RecipeError
-from modelfusion.methods.deferred_torch import torch_deferred
 from modelfusion.methods.spec import MergeMethod
 
 _METHODS: dict[str, MergeMethod] = {}
 _ALIASES: dict[str, str] = {}
+_lock = threading.Lock()
+_builtin_loaded = False
 
 
 def register(method: MergeMethod) -> MergeMethod:
     """Add a method to the registry (once per name)."""
+    with _lock:
+        _add(method)
+    return method
+
+
+def _add(method: MergeMethod) -> None:
     if method.name in _METHODS:
         raise ValueError(f"merge method {method.name!r} registered twice")
     _METHODS[method.name] = method
     for alias in method.aliases:
         _ALIASES[alias] = method.name
-    return method
 
 
 def _load_builtin() -> None:
-    if "modelfusion.methods.builtin" in sys.modules:
+    global _builtin_loaded
+    if _builtin_loaded:
         return
-    with torch_deferred():
-        import modelfusion.methods.builtin  # noqa: F401  (registers on import)
+    from modelfusion.methods.catalog import BUILTIN
+
+    with _lock:
+        if not _builtin_loaded:
+            for method in BUILTIN:
+                _add(method)
+            _builtin_loaded = True
 
 
 def get_method(name: str) -> MergeMethod:

@@ -10,8 +10,6 @@ import torch
 from modelfusion.methods.consensus import agreement_mask
 from modelfusion.methods.keep_rules import keep_count
 from modelfusion.methods.rank_cut import RankWindow, window_mask
-from modelfusion.methods.registry import register
-from modelfusion.methods.spec import MergeMethod, ParamSpec
 from modelfusion.methods.task_vectors import combine, task_vectors
 
 
@@ -47,20 +45,3 @@ def sce(tensors: list[torch.Tensor], *, base: torch.Tensor | None, select_topk: 
     deltas = deltas * variance_mask(deltas, select_topk)
     weights = energy_weights(deltas).view(-1, *([1] * (deltas.dim() - 1)))
     return base + combine(deltas, weights, agreement_mask(deltas), normalize=True)
-
-
-SCE = register(
-    MergeMethod(
-        name="sce",
-        fn=sce,
-        params=(
-            ParamSpec(
-                "select_topk", float, default=1.0, low=0.0, high=1.0, help="fraction of highest-variance positions kept"
-            ),
-            ParamSpec("int8_mask", bool, default=False, help="accepted for mergekit compatibility; masks are bool"),
-        ),
-        base_role="separate",
-        summary="Task vectors restricted to high-variance positions, weighted by their energy, TIES-merged.",
-        paper="Wan et al. 2024, FuseChat (SCE), arXiv:2408.07990",
-    )
-)

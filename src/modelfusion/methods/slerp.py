@@ -12,8 +12,6 @@ from collections.abc import Iterator
 import torch
 
 from modelfusion.methods.blocks import BlockSource, blocks, whole_tensor
-from modelfusion.methods.registry import register
-from modelfusion.methods.spec import MergeMethod, ParamSpec
 
 COLINEAR_THRESHOLD = 0.9995
 """|cos(theta)| above this means the two tensors are nearly colinear: interpolate linearly instead."""
@@ -62,18 +60,3 @@ slerp = whole_tensor(slerp_blocks)
 def slerp_pair(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
     """slerp(a, b; t) = sin((1-t) O)/sin(O) a + sin(t O)/sin(O) b, with cos O = <a/|a|, b/|b|> (one block)."""
     return slerp([b], base=a, t=t)
-
-
-SLERP = register(
-    MergeMethod(
-        name="slerp",
-        fn=slerp,
-        streamed=slerp_blocks,
-        params=(ParamSpec("t", float, required=True, low=0.0, high=1.0, help="0 = base model, 1 = other model"),),
-        base_role="separate",
-        min_models=1,
-        max_models=1,
-        summary="Spherical interpolation between exactly two models (lerp when nearly colinear).",
-        paper="Shoemake 1985; mergekit, Goddard et al. 2024, arXiv:2403.13257",
-    )
-)

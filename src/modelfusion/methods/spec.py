@@ -1,15 +1,25 @@
-"""Parameter and method specifications: what a merge method takes, validated before any tensor is read."""
+"""The method contract: what a merge method takes, consumes and costs, as torch-free data.
+
+A `MergeMethod` names its math by reference ("modelfusion.methods.linear:linear"); the module holding it (which
+imports torch) is imported the first time the method runs, so listing methods and validating recipes never
+load torch. The engine asks the method how it runs (`can_stream`, `memory`, `passes`) and never looks inside.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import importlib
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import cache, partial
 from typing import TYPE_CHECKING, Any, Literal
 
-if TYPE_CHECKING:  # torch is imported lazily: listing methods must not load it
+from modelfusion.methods.memory import JobSize, block_memory, multipass_memory, whole_tensor_memory
+from modelfusion.methods.statistics import StatisticSpec
+
+if TYPE_CHECKING:  # only for annotations: this module never imports torch
     import torch
 
-    from modelfusion.methods.blocks import BlockSource, StreamedFn
+    from modelfusion.methods.blocks import BlockSource
 
 BaseRole = Literal["none", "separate", "optional"]
 """How a method uses `base_model`:
@@ -64,20 +74,35 @@ class ParamSpec:
         return self.type(value)
 
 
-MergeFn = Callable[..., "torch.Tensor"]
+@cache
+def _resolve(ref: str, bound: tuple[tuple[str, Any], ...]) -> Callable[..., Any]:
+    """The function `ref` ("package.module:name") names, imported now, with `bound` keywords fixed."""
+    module, _, attr = ref.partition(":")
+    fn = getattr(importlib.import_module(module), attr)
+    if not bound:
+        return fn
+    bound_fn = partial(fn, **dict(bound))
+    bound_fn.__name__ = attr  # type: ignore[attr-defined]  (whole_tensor names its wrapper after it)
+    return bound_fn
+
+
+MemoryModel = Callable[[JobSize], int]
 
 
 @dataclass(frozen=True)
 class MergeMethod:
-    """A registered merge method: a pure tensor function plus what it needs.
+    """A registered merge method: a reference to a pure tensor function plus what it needs.
 
     The function is called as `fn(tensors, **params)` where `tensors` is the list of input tensors (one per
     model, base excluded when base_role is "separate"), per-model params are lists aligned with `tensors`, and
-    global params are scalars. It also gets `base=` if `base_role != "none"` and `generator=` if `random`.
+    global params are scalars. It also gets `base=` if `base_role != "none"`, `generator=` (a CPU
+    torch.Generator) if `random`, and one keyword per declared statistic: a list of tensors aligned with
+    `tensors`, or None for a tensor the statistic does not apply to (the method's declared fallback).
     """
 
     name: str
-    fn: MergeFn
+    fn: str | None
+    """"module:function" of the whole-tensor function; None: the one-block case of `streamed`."""
     params: tuple[ParamSpec, ...]
     base_role: BaseRole = "none"
     min_models: int = 1
@@ -87,7 +112,8 @@ class MergeMethod:
     paper: str = ""
     aliases: tuple[str, ...] = field(default_factory=tuple)
     check_params: Callable[[dict[str, Any]], str | None] | None = None
-    """Cross-parameter check run at plan time on one tensor's resolved parameters: a problem, or None."""
+    """Cross-parameter check run at plan time on one tensor's resolved parameters: a problem, or None.
+    Must live in a torch-free module (it runs while recipes are validated)."""
     elementwise: bool = False
     """Each output entry depends only on the same entry of the inputs (no norms, ranks or other whole-tensor
     statistics), so the engine may compute a large tensor in row blocks with a bit-identical result."""
@@ -95,12 +121,58 @@ class MergeMethod:
     """A NaN or Inf in any input entry makes the output entry NaN or Inf (a weighted sum with finite weights:
     w Inf is Inf, 0 Inf is NaN), so the engine may check each output block instead of every input block, and
     look at the inputs only when the output is not finite."""
-    streamed: StreamedFn | None = None
-    """The same method as `streamed(source, **params)` over row blocks (methods/blocks.py): whole-tensor
-    statistics in passes over the blocks, then the output block by block. `fn` is its one-block case."""
+    streamed: str | None = None
+    """"module:function" of the same method as `streamed(source, **params)` over row blocks (methods/blocks.py):
+    whole-tensor statistics in passes over the blocks, then the output block by block."""
+    bound: tuple[tuple[str, Any], ...] = ()
+    """Keywords fixed for this method when its functions are called (one family function, several methods)."""
+    statistics: tuple[StatisticSpec, ...] = ()
+    """Per-tensor statistics the method consumes, per input model (methods/statistics.py)."""
+    streamed_memory: MemoryModel = multipass_memory
+    """Peak bytes of one job run over row blocks (memory.py)."""
+    whole_memory: MemoryModel = whole_tensor_memory
+    """Peak bytes of one job run on whole tensors (memory.py)."""
+    passes: Callable[[Mapping[str, Any]], int] | None = None
+    """Reads of every input block for one job with these parameters; None: one."""
 
+    # -- what the engine asks ---------------------------------------------------------------------------------
+    @property
+    def can_stream(self) -> bool:
+        """Whether the method runs over row blocks: it has a streamed form, or it is elementwise and draws nothing
+        (the engine then calls the whole-tensor function block by block). Statistics are read whole."""
+        if self.statistics:
+            return False
+        return self.streamed is not None or (self.elementwise and not self.random)
+
+    def memory(self, job: JobSize) -> int:
+        """Estimated peak bytes of one job (`job.block_elements` set: run over row blocks)."""
+        if job.block_elements is None:
+            return self.whole_memory(job)
+        if self.streamed is None:  # an elementwise function called block by block: nothing kept between blocks
+            return block_memory(job)
+        return self.streamed_memory(job)
+
+    def pass_count(self, params: Mapping[str, Any]) -> int:
+        """How many times each input block is read for one job."""
+        return 1 if self.passes is None else self.passes(params)
+
+    # -- the math, imported on first use ------------------------------------------------------------------------
     def param(self, name: str) -> ParamSpec | None:
         return next((p for p in self.params if p.name == name), None)
+
+    def statistic(self, name: str) -> StatisticSpec | None:
+        return next((s for s in self.statistics if s.name == name), None)
+
+    @property
+    def function(self) -> Callable[..., torch.Tensor]:
+        """The whole-tensor function (importing its module, and torch, on first use)."""
+        if self.fn is not None:
+            return _resolve(self.fn, self.bound)
+        if self.streamed is None:
+            raise TypeError(f"method {self.name} names no function")
+        from modelfusion.methods.blocks import whole_tensor
+
+        return whole_tensor(_resolve(self.streamed, self.bound))
 
     def _kwargs(self, params: dict[str, Any]) -> dict[str, Any]:
         kwargs = {}
@@ -113,7 +185,7 @@ class MergeMethod:
         """The output's row blocks, in order, from the blocks of `source` (needs `streamed`)."""
         if self.streamed is None:
             raise TypeError(f"method {self.name} has no streamed form")
-        return self.streamed(source, **self._kwargs(params))
+        return _resolve(self.streamed, self.bound)(source, **self._kwargs(params))
 
     def __call__(
         self,
@@ -121,10 +193,13 @@ class MergeMethod:
         params: dict[str, Any],
         base: torch.Tensor | None = None,
         generator: torch.Generator | None = None,
+        statistics: Mapping[str, list[torch.Tensor] | None] | None = None,
     ) -> torch.Tensor:
         kwargs = self._kwargs(params)
         if self.base_role != "none":
             kwargs["base"] = base
         if self.random:
             kwargs["generator"] = generator
-        return self.fn(tensors, **kwargs)
+        for stat in self.statistics:
+            kwargs[stat.name] = (statistics or {}).get(stat.name)
+        return self.function(tensors, **kwargs)

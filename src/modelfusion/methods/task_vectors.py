@@ -20,14 +20,8 @@ import torch
 
 from modelfusion.methods.blocks import Block, BlockSource, blocks
 from modelfusion.methods.keep_rules import KeepAll, KeepRule
+from modelfusion.methods.memory import PASS_CACHE_BYTES
 from modelfusion.methods.rank_cut import find_cuts, order_keys
-from modelfusion.methods.spec import ParamSpec
-
-PASS_CACHE_BYTES = 64 << 20
-"""Up to this size (4 bytes an entry and model for task vectors, 4 more for magnitude keys, 4 more for float
-masks), a tensor's task vectors, keys and masks are kept between the passes of a multi-pass merge (TIES,
-Breadcrumbs, rescaled DARE / DELLA) instead of being read, widened and computed again in each pass. Larger
-tensors keep only their masks, as bool (1 byte an entry and model)."""
 
 ZERO_DIVISOR = 1e-8
 """|sum of weights| below this is treated as no normalization (divide by 1), as mergekit does."""
@@ -212,16 +206,3 @@ def stream_task_vectors(
             masks, saved[block.index] = saved[block.index], None
         merged = merge_block(deltas, masks, weight, scales, consensus=consensus, normalize=normalize)
         yield (merged if lambda_ == 1.0 else merged.mul_(lambda_)).add_(block.base)
-
-
-def task_vector_params(*, normalize: bool, rescale: bool, extra: tuple[ParamSpec, ...] = ()) -> tuple[ParamSpec, ...]:
-    """The parameters every task-vector method takes, with mergekit's names, defaults and scopes."""
-    return (
-        ParamSpec("weight", float, required=True, per_model=True, help="weight of the model's task vector"),
-        ParamSpec("density", float, default=1.0, low=0.0, high=1.0, per_model=True, help="fraction of entries kept"),
-        *extra,
-        ParamSpec("normalize", bool, default=normalize, help="divide by the sum of the (agreeing) weights"),
-        ParamSpec("rescale", bool, default=rescale, help="rescale survivors to the task vector's L1 norm"),
-        ParamSpec("lambda", float, default=1.0, arg="lambda_", help="scale of the merged task vector"),
-        ParamSpec("int8_mask", bool, default=False, help="accepted for mergekit compatibility; masks are bool"),
-    )
