@@ -1,7 +1,8 @@
 """`modelfusion merge --report`: what the merge just done did, per layer and module type (math: merge_stats.py).
 
-The engine calls the collector after each merged job with the job's input tensors, base tensor and output tensor;
-the collector reduces them to sums at once (nothing is kept), so the report costs no extra memory beyond one job.
+The engine calls the collector after each merged job with the job's input tensors, base tensor and output tensor
+(on a resumed run, the journaled jobs too: engine/observe_written.py); the collector reduces them to sums at once
+(nothing is kept), so the report costs no extra memory beyond one job.
 """
 
 from __future__ import annotations
@@ -132,9 +133,7 @@ class MergeReportCollector:
         ]
         missing = self.merged_jobs - self.observed
         if missing:
-            intro.append(
-                f"{missing} merged tensor(s) were not observed (resumed from an earlier run) and are left out."
-            )
+            intro.append(f"{missing} merged tensor(s) were not observed and are left out.")
         return Report("Merge report", intro, self.tables(), images)
 
     def write(self, folder: Path) -> Path:
