@@ -78,7 +78,7 @@ def merge_command(
                 resume=resume,
                 allow_nonfinite=allow_nonfinite,
                 report=report,
-                on_start=lambda s: progress.update(task, total=s.bytes_to_write),
+                on_start=lambda s: progress.update(task, total=s.bytes_to_write, completed=0),  # once per stage
                 on_progress=lambda job: progress.advance(task, job.out.nbytes),
             )
         s = result.summary
