@@ -11,9 +11,8 @@ from modelfusion.engine.finite import all_finite, check_finite
 from modelfusion.engine.row_blocks import RowBlocks, RowReader
 from modelfusion.engine.run_options import RunOptions
 from modelfusion.errors import RecipeError
-from modelfusion.methods import MergeMethod, get_method
+from modelfusion.methods import JobSize, MergeMethod, get_method
 from modelfusion.methods.blocks import blocks
-from modelfusion.methods.task_vectors import PASS_CACHE_BYTES
 from modelfusion.plan.job import COPY, InputRef, Job, MergePlan
 
 
@@ -79,7 +78,7 @@ def _stream_of(method: MergeMethod) -> Callable[[RowBlocks, dict], Iterator[torc
 
 def _streams(job: Job, method: MergeMethod) -> bool:
     refs = [*job.inputs, *([job.base] if job.base else [])]
-    return _stream_of(method) is not None and all(r.realign is None for r in refs)
+    return method.can_stream and not job.statistics and all(r.realign is None for r in refs)
 
 
 def _block_seeds(plan: MergePlan, job: Job) -> Callable[[int], int]:
@@ -161,24 +160,40 @@ def _run_streamed(
 
 
 def job_memory(plan: MergePlan, job: Job) -> int:
-    """Estimated peak bytes of one job: inputs as read, their compute-dtype copies (whole, or one row block
-    each when streamed) with the method's working copies, and the output."""
+    """Estimated peak bytes of one job, as the method's memory model gives it for this job's sizes (whole
+    tensors, or row blocks of BLOCK_ELEMENTS entries when streamed); a copy holds its input."""
     refs = [*job.inputs, *([job.base] if job.base else [])]
     stored = sum(plan.checkpoints[r.model].infos[r.tensor].nbytes for r in refs)
     if job.method == COPY:
         return stored
-    elem = torch.empty((), dtype=job.compute_dtype).element_size()
     method = get_method(job.method)
-    if _streams(job, method):
-        # Per block: the inputs as stored and widened, task vectors, masks, the stacked and weighted copies;
-        # plus the masks of every block kept between the passes of a rescaled method (1 byte an entry and model)
-        # and, for multi-pass methods, the task vectors, keys and masks they keep between passes (small tensors).
-        block = (5 * len(refs) + 6) * min(BLOCK_ELEMENTS, job.out.numel) * elem
-        masks = len(job.inputs) * job.out.numel if job.params.get("rescale") else 0
-        kept = 0 if method.elementwise else min(PASS_CACHE_BYTES, 12 * len(job.inputs) * job.out.numel)
-        return job.out.nbytes + block + masks + kept
-    # Whole-tensor methods hold several working copies (task vectors, magnitudes, masks, selections).
-    return stored // max(1, len(refs)) + (2 * len(refs) + 4) * job.out.numel * elem + job.out.nbytes
+    size = JobSize(
+        numel=job.out.numel,
+        element_size=torch.empty((), dtype=job.compute_dtype).element_size(),
+        out_bytes=job.out.nbytes,
+        stored_bytes=stored,
+        models=len(job.inputs),
+        has_base=job.base is not None,
+        block_elements=BLOCK_ELEMENTS if _streams(job, method) else None,
+        params=job.params,
+        statistics_bytes=sum(
+            plan.statistics[r.model].infos[r.tensor].nbytes for stat in job.statistics.values() for r in stat
+        ),
+    )
+    return method.memory(size)
+
+
+def load_statistics(job: Job, plan: MergePlan, device: torch.device) -> dict[str, list[torch.Tensor]]:
+    """The per-tensor statistics of a job's inputs (Fisher, Gram), on `device` in the compute dtype; NaN / Inf
+    in a statistic is an error naming its file."""
+    out: dict[str, list[torch.Tensor]] = {}
+    for stat, refs in job.statistics.items():
+        out[stat] = []
+        for r in refs:
+            stats = plan.statistics[r.model]
+            t = check_finite(stats.read(r.tensor), r.tensor, stats.infos[r.tensor].file or r.model)
+            out[stat].append(t.to(device=device, dtype=job.compute_dtype))
+    return out
 
 
 def load_inputs(
@@ -210,17 +225,20 @@ def run_job(plan: MergePlan, job: Job, device: torch.device, options: RunOptions
             raise RecipeError(f"method '{job.method}' cannot merge tensor '{job.out.name}': {e}") from None
 
     tensors, base = load_inputs(plan, options, job, device)
+    stats = load_statistics(job, plan, device)
     generator = None
-    if method.random:
-        generator = torch.Generator(device=device)
+    if method.random:  # drawn on the CPU whatever the device: the same seed gives the same merge on cpu and cuda
+        generator = torch.Generator()
         generator.manual_seed(tensor_seed(plan.random_seed, job.out.name))
     observe = options.observer
     try:
         if observe is None:
-            out = method(tensors, job.params, base=base, generator=generator)
+            out = method(tensors, job.params, base=base, generator=generator, statistics=stats)
         else:
             copies = [t.clone() for t in tensors]
-            out = method(copies, job.params, base=None if base is None else base.clone(), generator=generator)
+            out = method(
+                copies, job.params, base=None if base is None else base.clone(), generator=generator, statistics=stats
+            )
     except ValueError as e:  # a method's way to say its parameters cannot be used (e.g. weights summing to 0)
         raise RecipeError(f"method '{job.method}' cannot merge tensor '{job.out.name}': {e}") from None
     if tuple(out.shape) != job.out.shape:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 
 import torch
 
@@ -23,6 +24,7 @@ from modelfusion.plan.naming import (
 from modelfusion.plan.params import check_param_names, resolve_params
 from modelfusion.plan.problems import Problems
 from modelfusion.plan.sources import SliceSpec, Source, slices_of
+from modelfusion.plan.statistics import open_statistics, statistic_refs
 from modelfusion.plan.vocab import merged_models, plan_vocab, realign_job, with_vocab_size
 from modelfusion.recipe.schema import Recipe
 
@@ -37,8 +39,15 @@ def _dtype(name: str | None, key: str, problems: Problems) -> torch.dtype | None
 
 
 class _Builder:
-    def __init__(self, recipe: Recipe, checkpoints: Mapping[str, Checkpoint], problems: Problems) -> None:
+    def __init__(
+        self,
+        recipe: Recipe,
+        checkpoints: Mapping[str, Checkpoint],
+        problems: Problems,
+        statistics: Mapping[str, Checkpoint],
+    ) -> None:
         self.recipe = recipe
+        self.statistics = statistics
         self.ckpts = checkpoints
         self.problems = problems
         self.method: MergeMethod | None = None
@@ -152,8 +161,9 @@ class _Builder:
         params = resolve_params(
             self.method, out_name, t, levels, [sl.parameters, self.recipe.parameters], self.problems
         )
+        stats = statistic_refs(self.method, inputs, ref_info.shape, self.statistics, self.problems)
         out = TensorInfo(out_name, ref_info.shape, out_dtype, "")
-        self.jobs.append(Job(out, self.method.name, inputs, base, params, self.compute_dtype, self.dtype))
+        self.jobs.append(Job(out, self.method.name, inputs, base, params, self.compute_dtype, self.dtype, stats))
 
     @staticmethod
     def _name_in(src: Source, out_name: str, src_layer: dict[str, int | None]) -> str:
@@ -203,17 +213,33 @@ class _Builder:
 
 
 def build_plan(
-    recipe: Recipe, checkpoints: Mapping[str, Checkpoint], recipe_text: str = "", random_seed: int = 0
+    recipe: Recipe,
+    checkpoints: Mapping[str, Checkpoint],
+    recipe_text: str = "",
+    random_seed: int = 0,
+    *,
+    statistics: Mapping[str, Checkpoint] | None = None,
+    recipe_file: Path | None = None,
 ) -> MergePlan:
-    """Plan the merge; raise PlanError listing every problem if any."""
+    """Plan the merge; raise PlanError listing every problem if any.
+
+    `statistics`: per-tensor statistics by model (opened files or in-memory state dicts); when None, the files
+    the recipe names (`statistics:` per model) are opened here, relative to the working directory, then to
+    `recipe_file`'s folder, and end up in `MergePlan.statistics` (the caller closes them)."""
     problems = Problems()
-    builder = _Builder(recipe, checkpoints, problems)
+    opened_here = statistics is None
+    if statistics is None:
+        statistics = open_statistics(recipe, recipe_file, problems)
+    builder = _Builder(recipe, checkpoints, problems, statistics)
     builder.check_recipe()
     builder.build()
     if builder.vocab is not None:
         builder.jobs = [realign_job(job, builder.vocab) for job in builder.jobs]
     for problem in config_problems(checkpoints):
         problems.add(problem)
+    if problems and opened_here:
+        for opened in statistics.values():
+            opened.close()
     problems.raise_if_any()
     return MergePlan(
         jobs=builder.jobs,
@@ -225,4 +251,5 @@ def build_plan(
         out_dtype=builder.out_dtype,
         recipe_text=recipe_text,
         random_seed=random_seed,
+        statistics=dict(statistics),
     )

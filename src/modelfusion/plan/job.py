@@ -39,6 +39,9 @@ class Job:
     read_dtype: torch.dtype | None = None
     """The recipe's `dtype`: float inputs are rounded to it before being widened to compute_dtype (as mergekit
     loads them in `dtype`), so float32 checkpoints merged with `dtype: bfloat16` match mergekit bit for bit."""
+    statistics: dict[str, list[InputRef]] = field(default_factory=dict)
+    """Per-tensor statistics the method consumes, by statistic name: one entry per input (aligned with
+    `inputs`), `model` naming a file of MergePlan.statistics. Absent: the statistic does not apply here."""
 
 
 @dataclass
@@ -54,6 +57,8 @@ class MergePlan:
     random_seed: int = 0
     tokenizer: VocabPlan | None = None
     """The merged vocabulary, when the recipe sets `tokenizer` / `tokenizer_source` (else the base's is copied)."""
+    statistics: dict[str, Checkpoint] = field(default_factory=dict)
+    """Opened statistics files (Fisher, Gram) by the model they describe (the recipe's `statistics:` keys)."""
 
     @property
     def out_tensors(self) -> list[TensorInfo]:

@@ -32,12 +32,16 @@ class _Strict(BaseModel):
 class InputModel(_Strict):
     model: str
     parameters: Parameters | None = None
+    statistics: str | None = None
+    """A safetensors file of the model's per-tensor statistics (Fisher, Gram) for data-aware methods."""
 
 
 class SliceSource(_Strict):
     model: str
     layer_range: tuple[int, int]
     parameters: Parameters | None = None
+    statistics: str | None = None
+    """As InputModel.statistics."""
 
     @field_validator("layer_range")
     @classmethod
