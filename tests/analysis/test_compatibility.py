@@ -32,7 +32,8 @@ def test_same_architecture_merges(tiny_llamas, no_tensor_reads):
     est = verdicts["linear"].estimate
     total = report.models[0].nbytes
     assert est["bytes_to_read"] == 3 * total and est["bytes_to_write"] == total
-    assert est["peak_memory"] > 0 and est["seconds"] > 0
+    assert est["peak_memory"] > 0 and est["threads"] >= 1
+    assert "seconds" not in est  # no time is estimated (plan/summary.py says why)
     assert report.common_tensors == report.models[0].tensors and not report.only_in
     assert report.models[0].parameters == sum(p.numel() for p in _llama_params())
     assert "can be merged" in report.advice

@@ -16,6 +16,7 @@ from modelfusion.analysis.groups import GroupedStats
 from modelfusion.analysis.module_kind import group_of
 from modelfusion.analysis.task_vectors import TaskVectorStats, tensor_stats
 from modelfusion.checkpoint import Checkpoint, open_checkpoint
+from modelfusion.engine.device import checked_device
 from modelfusion.errors import UserError
 
 
@@ -65,16 +66,13 @@ def compare_checkpoints(
     device: str = "cpu",
 ) -> Comparison:
     """Stream every tensor the base and all models share; accumulate task-vector statistics per group."""
-    if not 0.0 < density <= 1.0:
-        raise UserError(f"density must be in (0, 1], got {density}", where="--density")
-    if not models:
-        raise UserError("compare needs at least one model besides the base")
+    _check_arguments(density, len(models))
+    dev = checked_device(device)
     labels = list(models)
     result = Comparison(base.label, labels, density, GroupedStats(lambda: TaskVectorStats(len(labels))))
     for label, ckpt in models.items():
         extra = sorted(set(ckpt.infos) - set(base.infos))
         result.skipped += [(n, f"only in {label}, not in the base") for n in extra]
-    dev = torch.device(device)
     for name in base.infos:
         reason = _skip_reason(name, base, models)
         if reason is not None:
@@ -96,16 +94,36 @@ def compare_checkpoints(
     return result
 
 
+def _check_arguments(density: float, n_models: int) -> None:
+    if not 0.0 < density <= 1.0:
+        raise UserError(f"density must be in (0, 1], got {density}", where="--density")
+    if n_models < 1:
+        raise UserError("compare needs at least one model besides the base")
+
+
 def compare_models(
-    base: str | Path, models: Sequence[str | Path], density: float = 0.2, device: str = "cpu"
+    base: str | Path,
+    models: Sequence[str | Path],
+    density: float = 0.2,
+    device: str = "cpu",
+    on_start: Callable[[int], None] | None = None,
+    on_tensor: Callable[[str], None] | None = None,
 ) -> Comparison:
-    """Open the base and the models (metadata only), then stream the comparison."""
+    """Open the base and the models (metadata only), then stream the comparison.
+
+    Arguments and the device are checked before any file is opened; `on_start(n)` is called once the base is open
+    with the number of its tensors, `on_tensor(name)` after each of them.
+    """
+    _check_arguments(density, len(models))
+    checked_device(device)
     labels = short_labels([str(base), *map(str, models)])
     opened: list[Checkpoint] = []
     try:
         for ref, label in zip([base, *models], labels):
             opened.append(open_checkpoint(ref, label=label))
-        return compare_checkpoints(opened[0], dict(zip(labels[1:], opened[1:])), density, device=device)
+        if on_start:
+            on_start(len(opened[0].infos))
+        return compare_checkpoints(opened[0], dict(zip(labels[1:], opened[1:])), density, on_tensor, device)
     finally:
         for c in opened:
             c.close()

@@ -6,9 +6,12 @@ import math
 from pathlib import Path
 
 from modelfusion.analysis.compare import Comparison
-from modelfusion.analysis.plots import heatmap, layer_lines
+from modelfusion.analysis.plots import heatmap, layer_lines, plots_available
 from modelfusion.analysis.tables import Report, Table, fmt, pct
 from modelfusion.analysis.task_vectors import TaskVectorStats
+from modelfusion.errors import UserError
+
+REPORT_FORMATS = ("md", "html")
 
 
 def _pairs(n: int) -> list[tuple[int, int]]:
@@ -149,8 +152,19 @@ def comparison_report(c: Comparison, images: list[tuple[str, str]]) -> Report:
     return Report("Task-vector comparison", intro, tables, images)
 
 
+def check_report_options(out_dir: Path, fmt_name: str = "md", plots: bool = True) -> None:
+    """A UserError now, before the comparison streams every tensor, for a report that could not be written."""
+    if fmt_name not in REPORT_FORMATS:
+        raise UserError(f"unknown format '{fmt_name}' (use md or html)", where="--format")
+    if plots and not plots_available():
+        raise UserError("plots need matplotlib: pip install 'modelfusion[plots]', or pass --no-plots")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UserError("exists and is not a folder", where=str(out_dir))
+
+
 def write_comparison(c: Comparison, out_dir: Path, fmt_name: str = "md", plots: bool = True) -> Path:
     """Write report.md (or report.html) and its PNGs into `out_dir`; return the report path."""
+    check_report_options(out_dir, fmt_name, plots)
     out_dir.mkdir(parents=True, exist_ok=True)
     images = comparison_plots(c, out_dir) if plots else []
     report = comparison_report(c, images)

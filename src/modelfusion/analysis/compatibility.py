@@ -31,7 +31,7 @@ class MethodVerdict:
     applies: bool
     reasons: list[str] = field(default_factory=list)
     estimate: dict | None = None
-    """bytes_to_read, bytes_to_write, peak_memory, seconds of the merge (when it applies)."""
+    """bytes_to_read, bytes_to_write, peak_memory, threads of the merge (when it applies); no time (plan/summary.py)."""
 
 
 @dataclass
@@ -113,7 +113,6 @@ def _verdict(method: MergeMethod, ckpts: dict[str, Checkpoint], base: str | None
         "bytes_to_read": summary.bytes_to_read,
         "bytes_to_write": summary.bytes_to_write,
         "peak_memory": summary.peak_memory,
-        "seconds": summary.seconds,
         "threads": threads,
     }
     return MethodVerdict(method.name, True, [], estimate)

@@ -1,4 +1,4 @@
-"""Human formatting of sizes and durations for CLI output."""
+"""Human formatting of sizes for CLI output."""
 
 from __future__ import annotations
 
@@ -9,11 +9,3 @@ def human_bytes(n: float) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.2f} {unit}"
         n /= 1000
     return f"{n:.2f} TB"
-
-
-def human_seconds(s: float) -> str:
-    if s < 60:
-        return f"{s:.1f} s"
-    if s < 3600:
-        return f"{s / 60:.1f} min"
-    return f"{s / 3600:.1f} h"

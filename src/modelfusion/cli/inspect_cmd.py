@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from modelfusion.cli.errors import user_errors
-from modelfusion.cli.format import human_bytes, human_seconds
+from modelfusion.cli.format import human_bytes
 
 
 def inspect_command(
@@ -85,7 +85,7 @@ def _render(r) -> None:
             e = v.estimate
             cost = (
                 f"read {human_bytes(e['bytes_to_read'])}, write {human_bytes(e['bytes_to_write'])}, "
-                f"peak {human_bytes(e['peak_memory'])}, ~{human_seconds(e['seconds'])}"
+                f"peak {human_bytes(e['peak_memory'])} with {e['threads']} threads"
             )
             methods.add_row(v.method, "[green]yes[/]", cost)
         else:

@@ -7,14 +7,14 @@ from pathlib import Path
 import typer
 
 from modelfusion.cli.errors import user_errors
-from modelfusion.cli.format import human_bytes, human_seconds
+from modelfusion.cli.format import human_bytes
 
 
 def merge_command(
     recipe: Path = typer.Argument(..., help="Recipe YAML (mergekit-compatible)."),
     out: Path = typer.Argument(..., help="Output model folder (created; appears only when complete)."),
     threads: int = typer.Option(0, "--threads", "-j", help="Worker threads (0 = number of cores)."),
-    device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
+    device: str = typer.Option("cpu", "--device", help="cpu, cuda or cuda:N."),
     out_shard_size: str = typer.Option("5GB", "--out-shard-size", help="Largest output shard, e.g. 5GB."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Check and print the plan; write nothing."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUT once the new merge is complete."),
@@ -37,11 +37,6 @@ def merge_command(
     from modelfusion.api import merge
 
     console = Console(stderr=True)
-    if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
-        with user_errors():
-            from modelfusion.errors import UserError
-
-            raise UserError(f"unknown device '{device}' (use cpu or cuda)", where="--device")
     with user_errors():
         if dry_run:
             result = merge(
@@ -56,6 +51,9 @@ def merge_command(
             )
             _print_summary(result.summary)
             return
+        from modelfusion.engine.allocator import reuse_freed_memory
+
+        reuse_freed_memory()  # this process exists to merge: tune its allocator (library callers keep theirs)
         progress = Progress(
             TextColumn("merging"),
             BarColumn(),
@@ -99,6 +97,6 @@ def _print_summary(s) -> None:
     table.add_row("output tensors", f"{s.tensors} ({', '.join(f'{k}: {v}' for k, v in s.by_method.items())})")
     table.add_row("bytes to read", human_bytes(s.bytes_to_read))
     table.add_row("bytes to write", f"{human_bytes(s.bytes_to_write)} in {s.shards} shard(s)")
-    table.add_row("estimated peak memory", human_bytes(s.peak_memory))
-    table.add_row("estimated time", f"~{human_seconds(s.seconds)}")
+    table.add_row("estimated peak memory", f"{human_bytes(s.peak_memory)} (tensor data, {s.threads} threads)")
+    table.add_row("time", "not estimated: it depends on the method, the page cache and --threads (docs/performance.md)")
     Console().print(table)

@@ -5,7 +5,12 @@ free, and gives worker threads their own arenas whose large blocks are always fr
 frees tensors of the same few sizes thousands of times, so every one of them would be faulted in (zeroed by the
 kernel, page by page) again: on a 250M-parameter merge that costs more than the arithmetic. Raising the
 thresholds and using one arena lets a freed block be reused as is. Peak memory is unchanged (the same tensors
-are alive at once); `release_free_memory()` hands the retained heap back to the OS when a merge ends.
+are alive at once).
+
+Who calls it: the `modelfusion merge` command, for its own process, which exists to merge and ends after it. The
+library (`modelfusion.merge`, the engine) never does: these settings are process-wide, and a process that imports
+modelfusion keeps the allocator it chose. Such a caller may opt in with `reuse_freed_memory()` and hand the retained
+heap back to the OS with `release_free_memory()` when its merges are done (the CLI does not need to: its process exits).
 """
 
 from __future__ import annotations
@@ -48,7 +53,7 @@ def reuse_freed_memory() -> bool:
 
 
 def release_free_memory() -> None:
-    """Return the heap's free memory to the OS (after a merge)."""
+    """Return the heap's free memory to the OS (after merges in a process that called reuse_freed_memory)."""
     libc = _libc()
     if libc is not None:
         libc.malloc_trim(0)
