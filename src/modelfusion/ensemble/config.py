@@ -16,10 +16,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from modelfusion.errors import UserError
+from modelfusion.recipe.yaml_source import line_of, load_document, read_yaml_file
 
 
 class Strict(BaseModel):
@@ -106,19 +106,12 @@ class EnsembleConfig(Strict):
 
 
 def load_config(path: str | Path) -> EnsembleConfig:
-    """Parse and validate the YAML at `path`; every problem is a UserError naming the file and the key."""
+    """Parse and validate the YAML at `path`; every problem is a UserError naming the file, the key and its line.
+
+    The YAML is read by the recipe layer's hardened loader (size limit, alias bombs, nesting depth)."""
     path = Path(path)
     where = str(path)
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise UserError("config file not found", where=where) from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise UserError(f"cannot read config: {e}", where=where) from None
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        line = f" at line {mark.line + 1}" if mark is not None else ""
-        raise UserError(f"invalid YAML{line}: {getattr(e, 'problem', e)}", where=where) from None
+    raw, lines = load_document(read_yaml_file(path, "config", UserError), where, "config", UserError)
     if not isinstance(raw, dict):
         raise UserError("the config must be a YAML mapping (task, data, members, combiner, evaluation)", where=where)
     try:
@@ -126,5 +119,7 @@ def load_config(path: str | Path) -> EnsembleConfig:
     except ValidationError as e:
         err = e.errors()[0]
         loc = ".".join(str(p) for p in err["loc"]) or "config"
+        line = line_of(lines, tuple(err["loc"]))
+        at = f"line {line}: " if line else ""
         more = f" (+{len(e.errors()) - 1} more)" if len(e.errors()) > 1 else ""
-        raise UserError(f"{loc}: {err['msg']}{more}", where=where) from None
+        raise UserError(f"{at}{loc}: {err['msg']}{more}", where=where) from None

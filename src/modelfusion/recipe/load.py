@@ -11,7 +11,7 @@ from pydantic import BaseModel, ValidationError
 
 from modelfusion.errors import RecipeError
 from modelfusion.recipe import schema
-from modelfusion.recipe.yaml_source import line_of, load_documents
+from modelfusion.recipe.yaml_source import line_of, load_documents, read_yaml_file
 
 
 @dataclass
@@ -118,10 +118,4 @@ def load_recipe_text(text: str, source: Path | None = None) -> list[LoadedRecipe
 def load_recipe(path: str | Path) -> list[LoadedRecipe]:
     """Load and validate a recipe file. Returns its stages (one for an ordinary recipe)."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise RecipeError("no such recipe file", str(path)) from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise RecipeError(f"cannot read recipe: {e}", str(path)) from None
-    return load_recipe_text(text, path)
+    return load_recipe_text(read_yaml_file(path), path)
