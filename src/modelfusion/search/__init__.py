@@ -5,6 +5,8 @@ Needs the `search` extra (optuna, cmaes). See docs/search.md.
 
 from __future__ import annotations
 
+import sys
+import types
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -46,3 +48,14 @@ def _require_optuna() -> None:
         from modelfusion.errors import UserError
 
         raise UserError("modelfusion search needs the search extra: pip install 'modelfusion[search]'") from None
+
+
+class _CallableModule(types.ModuleType):
+    """`modelfusion.search` is this package and the function: importing the package sets it as the attribute
+    of `modelfusion`, so the package itself is callable, and `modelfusion.search(...)` is `search(...)`."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> SearchSummary:
+        return search(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
