@@ -1,10 +1,9 @@
 """modelfusion: combine AI models, by their weights (merging) or by their outputs (ensembles)."""
 
 from modelfusion.errors import ModelFusionError, UserError
+from modelfusion.version import __version__
 
-__version__ = "0.1.0"
-
-__all__ = ["ModelFusionError", "UserError", "__version__", "inspect", "merge", "merge_state_dicts"]
+__all__ = ["ModelFusionError", "UserError", "__version__", "inspect", "merge", "merge_state_dicts", "search"]
 
 
 def __getattr__(name: str):
@@ -13,4 +12,8 @@ def __getattr__(name: str):
         from modelfusion import api
 
         return getattr(api, name)
+    if name == "search":  # the package modelfusion.search, callable as its function search() (needs optuna)
+        import importlib
+
+        return importlib.import_module("modelfusion.search")
     raise AttributeError(f"module 'modelfusion' has no attribute {name!r}")

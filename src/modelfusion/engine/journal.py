@@ -32,6 +32,7 @@ from modelfusion.checkpoint.shard_layout import ShardLayout
 from modelfusion.checkpoint.shard_writer import tensor_bytes
 from modelfusion.errors import OutputError
 from modelfusion.plan.job import MergePlan
+from modelfusion.version import __version__
 
 JOURNAL_NAME = ".modelfusion-journal"
 VERSION = 1
@@ -42,8 +43,6 @@ READ_CHUNK = 16 << 20
 
 def plan_fingerprint(plan: MergePlan, layout: ShardLayout, allow_nonfinite: bool) -> str:
     """sha256 over everything that determines the output bytes (the plan, and the run option that does)."""
-    from modelfusion import __version__
-
     h = hashlib.sha256(f"modelfusion {__version__} journal {VERSION}\n".encode())
     for shard in layout.shards:
         h.update(shard.filename.encode() + b"\0" + shard.header)

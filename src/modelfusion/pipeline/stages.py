@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from modelfusion import __version__
 from modelfusion.checkpoint import Checkpoint, open_checkpoint
 from modelfusion.errors import PlanError
 from modelfusion.pipeline.options import MergeOptions
@@ -23,6 +22,7 @@ from modelfusion.pipeline.sources import dump_recipe, resolve_model_path
 from modelfusion.plan import MergePlan, build_plan
 from modelfusion.plan.stages import check_stage_names, model_refs, path_identity, rename_models, stage_key
 from modelfusion.recipe import LoadedRecipe, Recipe
+from modelfusion.version import __version__
 
 
 @dataclass(frozen=True)
