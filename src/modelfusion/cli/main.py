@@ -9,6 +9,7 @@ from modelfusion.cli.ensemble_cmd import ensemble_app
 from modelfusion.cli.inspect_cmd import inspect_command
 from modelfusion.cli.merge_cmd import merge_command
 from modelfusion.cli.methods_cmd import methods_command
+from modelfusion.cli.search_cmd import search_command
 
 app = typer.Typer(
     name="modelfusion",
@@ -22,6 +23,7 @@ app.command("methods")(methods_command)
 app.add_typer(ensemble_app, name="ensemble")
 app.command("inspect")(inspect_command)
 app.command("compare")(compare_command)
+app.command("search")(search_command)
 
 
 def run() -> None:
