@@ -71,7 +71,8 @@ def run_search(
         merger.hold(memory_budget)
         out.mkdir(parents=True, exist_ok=True)
         url = storage_url(settings.storage, out)
-        key = fingerprint(config.template, settings.sampler, settings.direction, objective.label)
+        label = objective.label if objective_fn is None else "a Python callable"  # its name may change freely
+        key = fingerprint(config.template, settings.sampler, settings.direction, label)
         with _quiet_optuna():
             study = open_study(url, settings.direction, key, optuna.samplers.RandomSampler(), config.where)
             try:
