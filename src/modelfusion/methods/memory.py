@@ -70,3 +70,17 @@ def multipass_memory(job: JobSize) -> int:
     masks = job.models * job.numel if job.params.get("rescale") else 0
     kept = min(PASS_CACHE_BYTES, 12 * job.models * job.numel)
     return block_memory(job) + masks + kept
+
+
+def svd_memory(job: JobSize) -> int:
+    """Whole-tensor SVD merges (tsv, iso_c, iso_cts): one input as stored, the inputs in the compute dtype, and
+    in float32 at least (LAPACK has no bf16): the task matrices (one per model) and 9 tensor-sized operands, the
+    sum, the SVD factors U and V (each at most m min(m, n) <= numel entries) and LAPACK's workspace, the
+    concatenated bases and their polar factors, the update; then the output."""
+    wide = max(job.element_size, 4)
+    return (
+        job.stored_bytes // max(1, job.refs)
+        + job.refs * job.numel * job.element_size
+        + (job.models + 9) * job.numel * wide
+        + job.out_bytes
+    )
