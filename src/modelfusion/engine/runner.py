@@ -18,7 +18,6 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 import torch
 
 from modelfusion.engine.admission import AdmissionQueue
-from modelfusion.engine.allocator import release_free_memory, reuse_freed_memory
 from modelfusion.engine.device import checked_device
 from modelfusion.engine.execute import job_memory, run_job
 from modelfusion.engine.run_options import RunOptions
@@ -82,11 +81,7 @@ def run_plan(
     """
     dev = checked_device(device)
     jobs = [j for j in reading_order(plan) if not skip or j.out.name not in skip]
-    reuse_freed_memory()
-    try:
-        _run_jobs(plan, jobs, sink, threads, dev, on_done, memory_budget, options)
-    finally:
-        release_free_memory()
+    _run_jobs(plan, jobs, sink, threads, dev, on_done, memory_budget, options)
 
 
 def _run_jobs(
