@@ -39,7 +39,8 @@ def trial_rows(study: optuna.Study) -> tuple[list[str], list[dict[str, Any]]]:
     trials = study.get_trials(deepcopy=False)
     params = list(dict.fromkeys(p for t in trials for p in t.params))
     scores = list(dict.fromkeys(k for t in trials for k in t.user_attrs if k.startswith("score_")))
-    header = ["number", "state", "value", "seconds", "merge_seconds", *params, *scores, "error"]
+    soup = ["soup"] if any("soup" in t.user_attrs for t in trials) else []
+    header = ["number", "state", "value", "seconds", "merge_seconds", *params, *soup, *scores, "error"]
     rows = []
     for t in trials:
         row: dict[str, Any] = {
@@ -51,7 +52,7 @@ def trial_rows(study: optuna.Study) -> tuple[list[str], list[dict[str, Any]]]:
             "error": t.user_attrs.get("error", ""),
         }
         row.update({p: t.params.get(p, "") for p in params})
-        row.update({s: t.user_attrs.get(s, "") for s in scores})
+        row.update({s: t.user_attrs.get(s, "") for s in [*soup, *scores]})
         rows.append(row)
     return header, rows
 

@@ -142,6 +142,8 @@ def _finish(
     best = best_trial(study)
     if best is not None:
         summary.best_number, summary.best_value, summary.best_params = best.number, best.value, dict(best.params)
+        if "soup" in best.user_attrs:  # greedy soup: the members, by their index in the recipe's models
+            summary.best_params["soup"] = best.user_attrs["soup"]
         summary.best_recipe = write_best(out, best)
         state = merger.merge(merger.resolve(best.user_attrs["recipe"]))
         summary.test_value, summary.test_scores = objective(state, "test")
