@@ -1,5 +1,5 @@
 """Where a merge's recipe and models come from: a recipe given as a file, YAML text, dict or Recipe, and model
-references resolved to local paths."""
+references resolved to local paths (Hugging Face ids through the Hub cache)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 
 import yaml
 
+from modelfusion.checkpoint.hub import parse_hub_ref, resolve_hub_model
 from modelfusion.recipe import LoadedRecipe, Recipe, load_recipe, load_recipe_text, parse_recipe
 
 
@@ -34,7 +35,10 @@ def _dump(data: dict) -> str:
 
 def resolve_model_path(ref: str, recipe_file: Path | None) -> Path | None:
     """A model reference as a local path: absolute; else relative to the working directory (as mergekit);
-    else relative to the recipe file's folder. None if none of these exists."""
+    else relative to the recipe file's folder; else, for a Hugging Face id (`org/name`, `org/name@revision`),
+    its snapshot in the Hugging Face cache (downloaded when online; modelfusion.checkpoint.hub). A local path
+    wins over a Hub id of the same spelling. None if no local path exists and `ref` is not a Hub id; a Hub id
+    that cannot be had raises a one-line CheckpointError naming it."""
     p = Path(ref).expanduser()
     if p.is_absolute():
         return p if p.exists() else None
@@ -42,4 +46,5 @@ def resolve_model_path(ref: str, recipe_file: Path | None) -> Path | None:
         return p
     if recipe_file is not None and (recipe_file.parent / p).exists():
         return recipe_file.parent / p
-    return None
+    hub = parse_hub_ref(ref)
+    return resolve_hub_model(hub) if hub is not None else None

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from modelfusion.checkpoint import Checkpoint, open_checkpoint
-from modelfusion.errors import PlanError
+from modelfusion.errors import CheckpointError, PlanError
 from modelfusion.pipeline.options import MergeOptions
 from modelfusion.pipeline.planned_output import planned_checkpoint
 from modelfusion.pipeline.sources import dump_recipe, resolve_model_path
@@ -61,9 +61,13 @@ def resolve_stages(loaded: list[LoadedRecipe], out: Path, options: MergeOptions)
             if ref in folders:
                 paths[ref] = str(folders[ref])
                 continue
-            p = resolve_model_path(ref, st.source)
+            try:
+                p = resolve_model_path(ref, st.source)
+            except CheckpointError as e:  # a Hugging Face id that cannot be had
+                missing.append(str(e))
+                continue
             if p is None:
-                missing.append(f"model '{ref}' not found (neither an earlier stage's name nor a path)")
+                missing.append(f"model '{ref}' not found (neither an earlier stage's name, a path nor a Hub id)")
             else:
                 paths[ref] = str(p.resolve())
         if missing:
@@ -84,11 +88,15 @@ def resolve_stages(loaded: list[LoadedRecipe], out: Path, options: MergeOptions)
 def _single(stage: LoadedRecipe, out: Path) -> StageSpec:
     missing, paths = [], {}
     for ref in stage.recipe.model_paths():
-        path = resolve_model_path(ref, stage.source)
+        try:
+            path = resolve_model_path(ref, stage.source)
+        except CheckpointError as e:  # a Hugging Face id that cannot be had
+            missing.append(str(e))
+            continue
         if path is None:
             missing.append(
                 f"model '{ref}' not found (paths are relative to the working directory, "
-                f"then to the recipe's folder; modelfusion does not download)"
+                f"then to the recipe's folder; Hub ids are written org/name)"
             )
         paths[ref] = path
     where = str(stage.source) if stage.source else None
