@@ -31,13 +31,14 @@ lint: setup
 test: setup peers lint
 	$(BIN)/python -m pytest -n 2 tests
 
-# Debian corpora of the quality benchmark's tasks (read by bench/quality/corpora; see docs/quality.md).
+# Debian corpora and images of the quality benchmark's tasks (read by bench/quality/corpora; see docs/quality.md).
 # Not needed by `make test`: the library ships no data, and the corpus tests use small fixture files.
-DATA_FILES := /usr/share/wordnet/data.noun /usr/share/games/fortunes/law /usr/share/dictd/foldoc.dict.dz
+DATA_FILES := /usr/share/wordnet/data.noun /usr/share/games/fortunes/law /usr/share/dictd/foldoc.dict.dz \
+	/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 data:
-	@ls $(DATA_FILES) >/dev/null 2>&1 || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q wordnet-base fortunes dict-foldoc; }
+	@ls $(DATA_FILES) >/dev/null 2>&1 || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q wordnet-base fortunes dict-foldoc dataset-fashion-mnist; }
 
 # Fine-tunes two tasks (cached under bench/.cache/quality/full, shared with the benchmark), merges them with TIES and
 # a simple average, prints a table. Run as a module from the repository root so `bench.*` imports resolve.

@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bench.quality.corpora import load_chatterbot, load_foldoc, load_fortunes, load_wordnet
+from bench.quality.corpora import (
+    load_chatterbot,
+    load_foldoc,
+    load_foldoc_subjects,
+    load_fortune_files,
+    load_fortunes,
+    load_wordnet,
+    load_wordnet_view,
+)
 from modelfusion.errors import UserError
 from modelfusion.evaluate import Example, SplitSizes, TextTask, make_task
 
@@ -17,6 +25,31 @@ TASK_SOURCES: dict[str, tuple[str, Callable[[], list[Example]]]] = {
     "fortunes": ("fortune cookie -> category file (Debian fortunes)", load_fortunes),
     "chatterbot": ("chat conversation -> topic (PyPI chatterbot-corpus)", load_chatterbot),
     "foldoc": ("computing dictionary entry -> subject (Debian dict-foldoc)", load_foldoc),
+    # The harder suite (issue 15): many classes, views of the text a frozen sentence embedding does not separate.
+    "wordnet_lemmas": (
+        "WordNet noun lemma alone -> lexicographer file, 25 classes (Debian wordnet-base)",
+        lambda: load_wordnet_view("noun", "lemma"),
+    ),
+    "wordnet_definitions": (
+        "WordNet noun definition without its word -> lexicographer file, 25 classes (Debian wordnet-base)",
+        lambda: load_wordnet_view("noun", "definition"),
+    ),
+    "wordnet_verb_usage": (
+        "WordNet verb usage example -> verb lexicographer file, 15 classes (Debian wordnet-base)",
+        lambda: load_wordnet_view("verb", "usage"),
+    ),
+    "fortune_files": (
+        "fortune cookie -> the file it ships in, files of >= 200 fortunes (Debian fortunes)",
+        load_fortune_files,
+    ),
+    "foldoc_subjects": (
+        "computing dictionary entry -> subject, 20 most frequent subjects (Debian dict-foldoc)",
+        load_foldoc_subjects,
+    ),
+    "foldoc_headwords": (
+        "computing dictionary headword alone -> subject, 20 most frequent subjects (Debian dict-foldoc)",
+        lambda: load_foldoc_subjects(headword_only=True),
+    ),
 }
 """Task name -> (description, loader of its examples)."""
 

@@ -8,8 +8,16 @@ is not installed (`make data`).
 """
 
 from bench.quality.corpora.chatterbot import load_chatterbot
-from bench.quality.corpora.foldoc import load_foldoc
-from bench.quality.corpora.fortunes import load_fortunes
-from bench.quality.corpora.wordnet import load_wordnet
+from bench.quality.corpora.foldoc import load_foldoc, load_foldoc_subjects
+from bench.quality.corpora.fortunes import load_fortune_files, load_fortunes
+from bench.quality.corpora.wordnet import load_wordnet, load_wordnet_view
 
-__all__ = ["load_chatterbot", "load_foldoc", "load_fortunes", "load_wordnet"]
+__all__ = [
+    "load_chatterbot",
+    "load_foldoc",
+    "load_foldoc_subjects",
+    "load_fortune_files",
+    "load_fortunes",
+    "load_wordnet",
+    "load_wordnet_view",
+]

@@ -70,3 +70,18 @@ def load_foldoc(path: Path = FOLDOC_FILE, classes: tuple[str, ...] = DEFAULT_CLA
         entries = parse_foldoc(f.read())
     wanted = set(classes)
     return [e for e in entries if e.label in wanted]
+
+
+def load_foldoc_subjects(path: Path = FOLDOC_FILE, top: int = 20, headword_only: bool = False) -> list[Example]:
+    """FOLDOC entries of the `top` most frequent first subjects; `headword_only` keeps the headword alone."""
+    from collections import Counter
+
+    require(path, "apt-get install dict-foldoc")
+    opener = gzip.open if path.suffix == ".dz" else open
+    with opener(path, "rt", encoding="utf-8", errors="replace") as f:
+        entries = parse_foldoc(f.read())
+    keep = {label for label, _ in Counter(e.label for e in entries).most_common(top)}
+    out = [e for e in entries if e.label in keep]
+    if headword_only:
+        out = [Example(text=e.text.split(": ", 1)[0], label=e.label) for e in out]
+    return out

@@ -36,3 +36,16 @@ def load_fortunes(root: Path = FORTUNES_DIR, classes: tuple[str, ...] = DEFAULT_
         path = require(root / label, "apt-get install fortunes")
         out += parse_fortune_file(path.read_text(encoding="utf-8", errors="replace"), label)
     return out
+
+
+def load_fortune_files(root: Path = FORTUNES_DIR, min_entries: int = 200) -> list[Example]:
+    """Every fortune labelled by its source file, for the files holding at least `min_entries` fortunes
+    (data files `*.dat`, `*.u8` and folders skipped)."""
+    require(root, "apt-get install fortunes")
+    out = []
+    for path in sorted(root.iterdir()):
+        if path.is_file() and "." not in path.name:
+            entries = parse_fortune_file(path.read_text(encoding="utf-8", errors="replace"), path.name)
+            if len(entries) >= min_entries:
+                out += entries
+    return out

