@@ -41,3 +41,13 @@ def test_bad_config_exits_2_with_one_line(tiny_models, tmp_path):
     assert result.exit_code == 2
     lines = [ln for ln in result.output.splitlines() if ln.strip()]
     assert len(lines) == 1 and path in lines[0] and "greater than high" in lines[0]
+
+
+def test_ctrl_c_says_how_to_continue(tiny_models, tmp_path):
+    (tmp_path / "obj.py").write_text("def score(state, split):\n    raise KeyboardInterrupt\n")
+    path = tmp_path / "search.yaml"
+    path.write_text(yaml.safe_dump(weights_config(tiny_models, objective={"python": "obj.py:score"})))
+    result = CliRunner().invoke(app, ["search", str(path), str(tmp_path / "out"), "-q"])
+    assert result.exit_code == 130
+    assert "run the same command to continue" in result.output
+    assert (tmp_path / "out" / "trials.csv").is_file()

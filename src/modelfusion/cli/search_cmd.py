@@ -21,16 +21,16 @@ def search_command(
     from rich.console import Console
 
     console = Console(stderr=True)
-    try:
-        with user_errors():
-            from modelfusion.search import search
+    with user_errors():  # its own Ctrl-C message is about merges: ours comes first
+        from modelfusion.search import search
 
-            progress, on_trial = _progress(console, quiet)
+        progress, on_trial = _progress(console, quiet)
+        try:
             with progress:
                 summary = search(config, out, trials=trials, workers=workers, merge_best=merge_best, on_trial=on_trial)
-    except KeyboardInterrupt:
-        console.print(f"interrupted: {out}/study.db keeps the finished trials; run the same command to continue")
-        raise typer.Exit(130) from None
+        except KeyboardInterrupt:
+            console.print(f"interrupted: {out} keeps the finished trials; run the same command to continue")
+            raise typer.Exit(130) from None
     _print_summary(console, summary)
 
 
