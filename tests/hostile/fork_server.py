@@ -10,6 +10,7 @@ past the limit fails with EFBIG, as on a full disk).
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import resource
@@ -51,7 +52,10 @@ def _child(argv: list[str], log: str, fsize: int | None) -> None:
 
 def main() -> None:
     torch.set_num_threads(1)
-    all_methods()  # imports every method module now, not in each child
+    for method in all_methods():  # import every method's math now (its spec names it lazily), not in each child
+        for ref in (method.fn, method.streamed):  # "package.module:function"
+            if ref is not None:
+                importlib.import_module(ref.partition(":")[0])
     started: dict[int, float] = {}
     print(json.dumps({"ready": True}), flush=True)
     for line in sys.stdin:

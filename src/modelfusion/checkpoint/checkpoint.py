@@ -51,7 +51,9 @@ class Checkpoint:
     """A model's weights. `infos` maps tensor name -> TensorInfo; `read(name)` returns the tensor.
 
     `config` is read from the folder's config.json unless given; `planned_vocab` is the vocabulary of an output
-    that is planned but not written yet (a multi-stage recipe's earlier stage), None for a checkpoint on disk.
+    that is planned but not written yet (a multi-stage recipe's earlier stage), None for a checkpoint on disk;
+    `extra_sources` are files or folders besides the tensor files that determine its tensors (a LoRA adapter
+    folder applied on the fly): they identify the checkpoint in resume journals, and no output goes inside them.
     """
 
     def __init__(
@@ -62,8 +64,10 @@ class Checkpoint:
         *,
         config: dict | None = None,
         planned_vocab: Vocab | None = None,
+        extra_sources: tuple[Path, ...] = (),
     ) -> None:
         self.label = label
+        self.extra_sources = extra_sources
         self.path = path
         self.files = files
         self._owner: dict[str, TensorFile] = {}
@@ -110,10 +114,19 @@ class Checkpoint:
         owner = self._owner.get(name)
         if owner is None:
             raise CheckpointError(f"has no tensor '{name}'", where=self.label)
-        if isinstance(owner, SafetensorsFile):
+        read_rows = getattr(owner, "read_rows", None)  # SafetensorsFile, LoraAppliedFile
+        if read_rows is not None:
             start, stop, _ = rows.indices(self.infos[name].shape[0])
-            return owner.read_rows(name, start, stop)
+            return read_rows(name, start, stop)
         return owner.read(name)[rows]
+
+    def source_files(self) -> list[str]:
+        """Every file its tensors come from: the tensor files (sorted), then `extra_sources` (a folder's files)."""
+        files = sorted({info.file for info in self.infos.values()})
+        for src in self.extra_sources:
+            inside = sorted(p for p in src.iterdir() if p.is_file()) if src.is_dir() else [src]
+            files += [str(p) for p in inside if str(p) not in files]
+        return files
 
     @property
     def nbytes(self) -> int:

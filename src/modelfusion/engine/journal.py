@@ -1,9 +1,9 @@
 """The resume journal: an append-only record of finished jobs, kept in the staging folder.
 
 File format (text, one record a line): `<json>\\t<crc32 of the json, 8 hex digits>\\n`.
-- line 1: {"journal": 1, "fingerprint": F}; F identifies the plan (output layout, every job, its inputs'
-  sizes and mtimes, the recipe text, the seed, the modelfusion version) and --allow-nonfinite, so a journal is
-  only ever resumed by the same merge;
+- line 1: {"journal": 1, "fingerprint": F}; F identifies the plan (output layout, every job, the size and
+  mtime of every input file: weights, LoRA adapters applied on the fly, statistics files; the recipe text,
+  the seed, the modelfusion version) and --allow-nonfinite, so a journal is only ever resumed by the same merge;
 - then one line per finished job: {"t": tensor name, "n": bytes, "crc": crc32 of the bytes written}.
 
 Each line is written with one append as soon as its tensor's bytes are written (a killed process loses
@@ -60,14 +60,14 @@ def plan_fingerprint(plan: MergePlan, layout: ShardLayout, allow_nonfinite: bool
         h.update(json.dumps(record, default=repr).encode() + b"\n")
     h.update(f"seed {plan.random_seed} nonfinite {allow_nonfinite}\n".encode())
     h.update(plan.recipe_text.encode() + b"\n")  # settings a job does not spell out (e.g. tokenizer realignment)
-    for key in sorted(plan.checkpoints):
-        files = sorted({info.file for info in plan.checkpoints[key].infos.values()})
-        for name in files:
-            try:
-                st = os.stat(name)
-                h.update(f"{key}\0{name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-            except OSError:
-                h.update(f"{key}\0{name}\0in memory\n".encode())
+    for kind, opened in (("model", plan.checkpoints), ("statistics", plan.statistics)):
+        for key in sorted(opened):
+            for name in opened[key].source_files():
+                try:
+                    st = os.stat(name)
+                    h.update(f"{kind}\0{key}\0{name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+                except OSError:
+                    h.update(f"{kind}\0{key}\0{name}\0in memory\n".encode())
     return h.hexdigest()
 
 

@@ -10,7 +10,7 @@ provisional and the stage is planned again from disk when it runs.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +21,7 @@ from modelfusion.pipeline.planned_output import planned_checkpoint
 from modelfusion.pipeline.sources import dump_recipe, resolve_model_path
 from modelfusion.plan import MergePlan, build_plan
 from modelfusion.plan.stages import check_stage_names, model_refs, path_identity, rename_models, stage_key
+from modelfusion.plan.statistics import resolve_statistics_path
 from modelfusion.recipe import LoadedRecipe, Recipe
 from modelfusion.version import __version__
 
@@ -41,6 +42,8 @@ class StageSpec:
     where: str | None
     """Names the stage in errors."""
     final: bool
+    source: Path | None = None
+    """The recipe file (statistics files are found relative to the working directory, then to its folder)."""
 
 
 def resolve_stages(loaded: list[LoadedRecipe], out: Path, options: MergeOptions) -> list[StageSpec]:
@@ -73,16 +76,39 @@ def resolve_stages(loaded: list[LoadedRecipe], out: Path, options: MergeOptions)
         if missing:
             raise PlanError(missing, where)
         ids = {ref: keys[ref] if ref in keys else path_identity(Path(p)) for ref, p in paths.items()}
-        key = stage_key(st.recipe, ids.__getitem__, options.random_seed, options.device, __version__)
+        key = stage_key(
+            st.recipe, ids.__getitem__, options.random_seed, options.device, __version__, _statistics_identity(st)
+        )
         final = i == len(loaded) - 1
         folder = out if final else options.cache_dir / "stages" / f"{name}-{key[:16]}"
         if not final:
             folders[name], keys[name] = folder, key
         recipe = rename_models(st.recipe, paths)
         specs.append(
-            StageSpec(i, name, recipe, dump_recipe(recipe), {p: Path(p) for p in paths.values()}, folder, where, final)
+            StageSpec(
+                i,
+                name,
+                recipe,
+                dump_recipe(recipe),
+                {p: Path(p) for p in paths.values()},
+                folder,
+                where,
+                final,
+                source=st.source,
+            )
         )
     return specs
+
+
+def _statistics_identity(stage: LoadedRecipe) -> Callable[[str], str]:
+    """A statistics file reference -> the identity of the file it resolves to (a missing file is reported when
+    the stage is planned)."""
+
+    def identity(ref: str) -> str:
+        path = resolve_statistics_path(ref, stage.source)
+        return path_identity(path) if path is not None else f"missing {ref}"
+
+    return identity
 
 
 def _single(stage: LoadedRecipe, out: Path) -> StageSpec:
@@ -102,7 +128,7 @@ def _single(stage: LoadedRecipe, out: Path) -> StageSpec:
     where = str(stage.source) if stage.source else None
     if missing:
         raise PlanError(missing, where)
-    return StageSpec(0, stage.recipe.name, stage.recipe, stage.text, paths, out, where, True)
+    return StageSpec(0, stage.recipe.name, stage.recipe, stage.text, paths, out, where, True, stage.source)
 
 
 class PlannedStage:
@@ -118,6 +144,8 @@ class PlannedStage:
     def close(self) -> None:
         for c in self.opened:
             c.close()
+        for stats in self.plan.statistics.values():  # opened by build_plan from the recipe's `statistics:`
+            stats.close()
 
     def __enter__(self) -> PlannedStage:
         return self
@@ -143,7 +171,7 @@ def plan_stage(
                 checkpoints[ref] = planned[path]
             else:
                 checkpoints[ref] = opened[ref] = open_checkpoint(path, label=ref)
-        plan = build_plan(spec.recipe, checkpoints, spec.text, random_seed)
+        plan = build_plan(spec.recipe, checkpoints, spec.text, random_seed, recipe_file=spec.source)
     except PlanError as e:
         for c in opened.values():
             c.close()

@@ -77,4 +77,6 @@ class MergePlan:
         return total
 
     def input_paths(self) -> list[Path]:
-        return [c.path for c in self.checkpoints.values() if c.path is not None]
+        """Every input model's path, and the folders applied to them (LoRA adapters)."""
+        paths = [c.path for c in self.checkpoints.values() if c.path is not None]
+        return paths + [p for c in self.checkpoints.values() for p in c.extra_sources]

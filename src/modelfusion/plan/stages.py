@@ -6,8 +6,9 @@ earlier one as a model. Each intermediate is cached under
     key = sha256(stage recipe, canonical JSON, with every model reference replaced by its identity
                  + random seed + device type + modelfusion version)
 
-where a model's identity is its resolved path with the size and mtime of each of its files, and an earlier
-stage's identity is that stage's key. An unchanged stage with unchanged inputs therefore has the same key and
+where a model's identity is its resolved path with the size and mtime of each of its files (a `base+adapter`
+reference: both), an earlier stage's identity is that stage's key, and each `statistics:` file named in the stage
+is replaced by its identity too. An unchanged stage with unchanged inputs therefore has the same key and
 is reused; editing a stage (or any stage or file it depends on) changes its key and the keys after it.
 """
 
@@ -98,12 +99,37 @@ def path_identity(path: Path) -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
-def stage_key(recipe: Recipe, identity: Callable[[str], str], random_seed: int, device: str, version: str) -> str:
-    """Cache key of one stage; `identity(ref)` gives each model reference's identity."""
+def statistics_refs(recipe: Recipe) -> list[str]:
+    """Every statistics file the recipe names (`statistics:` of a models / sources entry), each once."""
+    refs = [m.statistics for m in recipe.models or []]
+    refs += [s.statistics for sl in recipe.slices or [] for s in sl.sources]
+    return list(dict.fromkeys(r for r in refs if r is not None))
+
+
+def stage_key(
+    recipe: Recipe,
+    identity: Callable[[str], str],
+    random_seed: int,
+    device: str,
+    version: str,
+    statistics_identity: Callable[[str], str] | None = None,
+) -> str:
+    """Cache key of one stage; `identity(ref)` gives each model reference's identity, `statistics_identity(ref)`
+    each statistics file's (required when the stage names statistics files)."""
     refs = model_refs(recipe)
     canonical = rename_models(recipe, {r: f"<{identity(r)}>" for r in refs})
+    data = canonical.model_dump(mode="json", exclude_none=True, exclude={"name"})
+    stats = statistics_refs(recipe)
+    if stats:
+        if statistics_identity is None:
+            raise ValueError("stage_key: the stage names statistics files; give statistics_identity")
+        ids = {r: f"<{statistics_identity(r)}>" for r in stats}
+        entries = list(data.get("models") or []) + [s for sl in data.get("slices") or [] for s in sl["sources"]]
+        for entry in entries:
+            if "statistics" in entry:
+                entry["statistics"] = ids[entry["statistics"]]
     payload = {
-        "recipe": canonical.model_dump(mode="json", exclude_none=True, exclude={"name"}),
+        "recipe": data,
         "seed": random_seed,
         "device": device.split(":")[0],
         "version": version,

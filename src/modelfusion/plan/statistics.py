@@ -33,8 +33,9 @@ def statistics_paths(recipe: Recipe, problems: Problems) -> dict[str, str]:
     return paths
 
 
-def _resolve(ref: str, recipe_file: Path | None) -> Path | None:
-    """Absolute; else relative to the working directory; else to the recipe's folder (as model paths)."""
+def resolve_statistics_path(ref: str, recipe_file: Path | None) -> Path | None:
+    """Absolute; else relative to the working directory; else to the recipe's folder (as model paths).
+    None if none of these exists."""
     p = Path(ref).expanduser()
     if p.is_absolute() or p.exists():
         return p if p.exists() else None
@@ -48,7 +49,7 @@ def open_statistics(recipe: Recipe, recipe_file: Path | None, problems: Problems
     problems naming them."""
     opened: dict[str, Checkpoint] = {}
     for model, ref in statistics_paths(recipe, problems).items():
-        path = _resolve(ref, recipe_file)
+        path = resolve_statistics_path(ref, recipe_file)
         if path is None:
             problems.add(
                 f"statistics file '{ref}' of model {model} not found (paths are relative to the working "
