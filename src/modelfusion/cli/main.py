@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from modelfusion.cli.calibrate_cmd import calibrate_command
 from modelfusion.cli.compare_cmd import compare_command
 from modelfusion.cli.ensemble_cmd import ensemble_app
 from modelfusion.cli.inspect_cmd import inspect_command
@@ -24,6 +25,7 @@ app.add_typer(ensemble_app, name="ensemble")
 app.command("inspect")(inspect_command)
 app.command("compare")(compare_command)
 app.command("search")(search_command)
+app.command("calibrate")(calibrate_command)
 
 
 def run() -> None:
