@@ -56,8 +56,8 @@ class _GramHook:
         self.count = 0
         self.current_mask = current_mask
 
-    def __call__(self, module: nn.Module, args: tuple, output: object) -> None:
-        x = args[0].detach()
+    def __call__(self, module: nn.Module, args: tuple, kwargs: dict, output: object) -> None:
+        x = (args[0] if args else kwargs["input"]).detach()
         rows = x.reshape(-1, x.shape[-1]).float()
         mask = self.current_mask()
         if mask is not None and mask.numel() == rows.shape[0]:
@@ -84,7 +84,7 @@ def gram_statistics(
     done = 0
     for group in groups(layers, max_bytes):
         hooks = {name: _GramHook(layer, lambda: mask[0]) for name, layer in group}
-        handles = [layer.register_forward_hook(hooks[name]) for name, layer in group]
+        handles = [layer.register_forward_hook(hooks[name], with_kwargs=True) for name, layer in group]
         try:
             for batch in batches:
                 mask[0] = batch.mask
