@@ -37,6 +37,8 @@ def merge(
     resume: bool = False,
     allow_nonfinite: bool = False,
     report: bool = False,
+    copy_tokenizer: bool = True,
+    write_model_card: bool = True,
 ) -> MergeResult:
     """Merge the models of `recipe` (a file path, YAML text, dict or Recipe) into the folder `out_dir`.
 
@@ -50,6 +52,8 @@ def merge(
     from its own journal. Inputs holding NaN / Inf are an error unless `allow_nonfinite`.
     `report=True` also writes merge_report.md (+ PNGs with the `plots` extra) into `out_dir`: per-layer statistics
     of what the last stage did (modelfusion.analysis.merge_report), the same whether or not the run resumed.
+    `copy_tokenizer=False` copies no tokenizer files; `write_model_card=False` writes no README.md, recipe or
+    modelfusion_provenance.json (as mergekit-yaml's --no-copy-tokenizer / --no-write-model-card).
     """
     stages = load_stages(recipe)
     options = MergeOptions.create(
@@ -62,6 +66,8 @@ def merge(
         resume=resume,
         allow_nonfinite=allow_nonfinite,
         report=report,
+        copy_tokenizer=copy_tokenizer,
+        write_model_card=write_model_card,
         cache_dir=cache_dir,
         callbacks=Callbacks(on_start=on_start, on_progress=on_progress, on_stage=on_stage),
     )

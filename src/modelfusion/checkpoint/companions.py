@@ -8,6 +8,8 @@ from pathlib import Path
 
 import torch
 
+from modelfusion.checkpoint.provenance import PROVENANCE_FILE, ModelSource
+
 TOKENIZER_FILES = (
     "tokenizer.json",
     "tokenizer_config.json",
@@ -61,10 +63,15 @@ def copy_companions(
             shutil.copytree(source / name, staging / name)
 
 
-def write_model_card(staging: Path, base_models: list[str], recipe_text: str, method: str) -> None:
-    """README.md with Hugging Face front matter (base_model, tags) and the recipe in the body."""
-    front = ["---", "base_model:"]
-    front += [f"- {json.dumps(m)}" for m in base_models]
+def write_model_card(staging: Path, models: list[ModelSource], recipe_text: str, method: str) -> None:
+    """README.md with Hugging Face front matter (base_model: the Hub ids among `models`, tags) and the recipe.
+
+    Models from a local folder are named by their folder name in the body, never by an absolute path; the full
+    record of the inputs is modelfusion_provenance.json (modelfusion.checkpoint.provenance)."""
+    hub_ids = list(dict.fromkeys(m.hub_id for m in models if m.hub_id))
+    front = ["---"]
+    if hub_ids:
+        front += ["base_model:", *[f"- {json.dumps(m)}" for m in hub_ids]]
     front += ["library_name: transformers", "tags:", "- merge", "- modelfusion", "---", ""]
     body = [
         "# Merged model",
@@ -73,7 +80,7 @@ def write_model_card(staging: Path, base_models: list[str], recipe_text: str, me
         "",
         "## Models merged",
         "",
-        *[f"- {m}" for m in base_models],
+        *[f"- {_md_link(m)}" for m in models],
         "",
         "## Recipe",
         "",
@@ -81,5 +88,13 @@ def write_model_card(staging: Path, base_models: list[str], recipe_text: str, me
         recipe_text.rstrip("\n"),
         "```",
         "",
+        f"Paths and sha256 of the inputs: `{PROVENANCE_FILE}`.",
+        "",
     ]
     (staging / "README.md").write_text("\n".join(front + body), encoding="utf-8")
+
+
+def _md_link(model: ModelSource) -> str:
+    if model.hub_id:
+        return f"[{model.hub_id}](https://huggingface.co/{model.hub_id})"
+    return f"`{model.card_name}`"

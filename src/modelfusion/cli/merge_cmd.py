@@ -9,17 +9,66 @@ import typer
 from modelfusion.cli.errors import user_errors
 from modelfusion.cli.format import human_bytes
 
+_MK = "mergekit-yaml flags"
+NO_PICKLES = (
+    "modelfusion writes safetensors only: a PyTorch .bin pickle can run code when loaded, and would be built "
+    "whole in memory instead of streamed; transformers, vLLM and llama.cpp read safetensors; drop the flag"
+)
+
 
 def merge_command(
     recipe: Path = typer.Argument(..., help="Recipe YAML (mergekit-compatible)."),
     out: Path = typer.Argument(..., help="Output model folder (created; appears only when complete)."),
-    threads: int = typer.Option(0, "--threads", "-j", help="Worker threads (0 = number of cores)."),
+    threads: int = typer.Option(0, "--threads", "--num-threads", "-j", help="Worker threads (0 = number of cores)."),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda or cuda:N."),
+    cuda: bool = typer.Option(False, "--cuda/--no-cuda", help="Same as --device cuda.", rich_help_panel=_MK),
     out_shard_size: str = typer.Option("5GB", "--out-shard-size", help="Largest output shard, e.g. 5GB."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Check and print the plan; write nothing."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUT once the new merge is complete."),
     random_seed: int = typer.Option(0, "--random-seed", help="Seed for random methods (DARE, DELLA)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    verbose: int = typer.Option(
+        0, "--verbose", "-v", count=True, help="-v: log what happens (downloads, files written); -vv: debug logs."
+    ),
+    copy_tokenizer: bool = typer.Option(
+        True, "--copy-tokenizer/--no-copy-tokenizer", help="Copy the base model's tokenizer files.", rich_help_panel=_MK
+    ),
+    write_model_card: bool = typer.Option(
+        True,
+        "--write-model-card/--no-write-model-card",
+        help="Write README.md, modelfusion_recipe.yaml and modelfusion_provenance.json.",
+        rich_help_panel=_MK,
+    ),
+    safe_serialization: bool = typer.Option(
+        True,
+        "--safe-serialization/--no-safe-serialization",
+        help="Output is always safetensors: --no-safe-serialization (PyTorch .bin pickles) is refused.",
+        rich_help_panel=_MK,
+    ),
+    lazy_unpickle: bool = typer.Option(
+        False,
+        "--lazy-unpickle/--no-lazy-unpickle",
+        help="Accepted, no effect: inputs are always read lazily (memory-mapped, one tensor at a time).",
+        rich_help_panel=_MK,
+    ),
+    low_cpu_memory: bool = typer.Option(
+        False,
+        "--low-cpu-memory/--no-low-cpu-memory",
+        help="Accepted, no effect: memory is always bounded (only tensors in flight, never a whole model).",
+        rich_help_panel=_MK,
+    ),
+    clone_tensors: bool = typer.Option(
+        False,
+        "--clone-tensors/--no-clone-tensors",
+        help="Accepted, no effect: every output tensor is written from its own data (a layer used twice too).",
+        rich_help_panel=_MK,
+    ),
+    trust_remote_code: bool = typer.Option(
+        False,
+        "--trust-remote-code/--no-trust-remote-code",
+        help="Accepted, no effect: modelfusion never runs a model's code (it reads config.json and the weights).",
+        rich_help_panel=_MK,
+    ),
     resume: bool = typer.Option(
         False, "--resume", help="Continue an interrupted merge into OUT (same recipe and inputs) from its journal."
     ),
@@ -38,6 +87,17 @@ def merge_command(
 
     console = Console(stderr=True)
     with user_errors():
+        if not safe_serialization:
+            from modelfusion.errors import UserError
+
+            raise UserError(NO_PICKLES, where="--no-safe-serialization")
+        if cuda and device == "cpu":
+            device = "cuda"
+        if verbose:
+            import logging
+
+            logging.basicConfig(level=logging.INFO if verbose == 1 else logging.DEBUG, format="%(name)s: %(message)s")
+        files = {"copy_tokenizer": copy_tokenizer, "write_model_card": write_model_card}
         if dry_run:
             result = merge(
                 recipe,
@@ -76,6 +136,7 @@ def merge_command(
                 resume=resume,
                 allow_nonfinite=allow_nonfinite,
                 report=report,
+                **files,
                 on_start=lambda s: progress.update(task, total=s.bytes_to_write, completed=0),  # once per stage
                 on_progress=lambda job: progress.advance(task, job.out.nbytes),
             )
@@ -84,6 +145,8 @@ def merge_command(
         console.print(f"[green]merged[/] {s.tensors} tensors ({human_bytes(s.bytes_to_write)}) into {out}{resumed}")
         if report:
             console.print(f"report: {out / 'merge_report.md'}")
+        if verbose:
+            console.print("files: " + ", ".join(sorted(p.name for p in out.iterdir())), markup=False)
 
 
 def _print_summary(s) -> None:

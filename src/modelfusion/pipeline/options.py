@@ -49,6 +49,10 @@ class MergeOptions:
     allow_nonfinite: bool = False
     report: bool = False
     """Write merge_report.md (+ PNGs) into OUT: the last stage's statistics."""
+    copy_tokenizer: bool = True
+    """Copy the tokenizer files of the base (else first) model; a merged tokenizer (`tokenizer:`) is written anyway."""
+    write_model_card: bool = True
+    """Write README.md, modelfusion_recipe.yaml and modelfusion_provenance.json."""
     cache_dir: Path = field(default_factory=default_cache_dir)
     """Where a multi-stage recipe's intermediate stages are written (and reused while unchanged)."""
     callbacks: Callbacks = field(default_factory=Callbacks)
@@ -75,6 +79,8 @@ class MergeOptions:
         resume: bool = False,
         allow_nonfinite: bool = False,
         report: bool = False,
+        copy_tokenizer: bool = True,
+        write_model_card: bool = True,
         cache_dir: str | Path | None = None,
         callbacks: Callbacks | None = None,
     ) -> MergeOptions:
@@ -90,6 +96,8 @@ class MergeOptions:
             resume=resume,
             allow_nonfinite=allow_nonfinite,
             report=report,
+            copy_tokenizer=copy_tokenizer,
+            write_model_card=write_model_card,
             cache_dir=Path(cache_dir) if cache_dir is not None else default_cache_dir(),
             callbacks=callbacks or Callbacks(),
         )

@@ -80,5 +80,8 @@ def _run_stage(stage: PlannedStage, options: MergeOptions) -> tuple[PlanSummary,
         on_progress=options.callbacks.on_progress,
         run_options=RunOptions(allow_nonfinite=options.allow_nonfinite, observer=collector),
         before_publish=collector.write if collector is not None else None,
+        copy_tokenizer=options.copy_tokenizer,
+        model_card=options.write_model_card,
+        chat_template=spec.recipe.chat_template,
     )
     return summary, resumed

@@ -8,12 +8,20 @@ from pathlib import Path
 
 import yaml
 
+from modelfusion.checkpoint.chat_templates import check_chat_template
 from modelfusion.checkpoint.hub import parse_hub_ref, resolve_hub_model
 from modelfusion.recipe import LoadedRecipe, Recipe, load_recipe, load_recipe_text, parse_recipe
 
 
 def load_stages(recipe: str | Path | Mapping | Recipe) -> list[LoadedRecipe]:
     """The stages of `recipe`: a file path, YAML text (one or more `---`-separated stages), a dict or a Recipe."""
+    stages = _load(recipe)
+    for st in stages:
+        check_chat_template(st.recipe.chat_template, str(st.source) if st.source else None)
+    return stages
+
+
+def _load(recipe: str | Path | Mapping | Recipe) -> list[LoadedRecipe]:
     if isinstance(recipe, Recipe):
         return [LoadedRecipe(recipe, _dump(recipe.model_dump(exclude_none=True)), None)]
     if isinstance(recipe, Mapping):
