@@ -97,7 +97,8 @@ def resolve_hub_model(ref: HubRef) -> Path:
     except LocalEntryNotFoundError:
         how = "HF_HUB_OFFLINE is set" if off else "the Hub cannot be reached"
         raise CheckpointError(
-            f"not in the Hugging Face cache {hub_cache()} and {how}; download it once online, or give a local path",
+            f"no such local path, not in the Hugging Face cache {hub_cache()} and {how}; "
+            "download it once online, or give a local path",
             where,
         ) from None
     except (HfHubHTTPError, OSError) as e:
