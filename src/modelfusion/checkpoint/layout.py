@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
+from modelfusion.checkpoint.lora_adapter import refuse_adapter
 from modelfusion.errors import CheckpointError
 
 SAFE_INDEX = "model.safetensors.index.json"
 SAFE_SINGLE = "model.safetensors"
 BIN_INDEX = "pytorch_model.bin.index.json"
 BIN_SINGLE = "pytorch_model.bin"
-PEFT_SAFE = "adapter_model.safetensors"
-PEFT_BIN = "adapter_model.bin"
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
 
 MAX_INDEX_BYTES = 64 * 1024 * 1024
@@ -72,7 +71,9 @@ def read_index(index_path: Path) -> dict[str, Path]:
 
 
 def weight_files(path: Path) -> tuple[list[Path], dict[str, Path] | None]:
-    """The weight files of `path` in reading order, and the index's name -> file map if sharded."""
+    """The weight files of `path` in reading order, and the index's name -> file map if sharded. A PEFT adapter
+    folder (or its weight file) is refused with the form that applies it to its base."""
+    refuse_adapter(path)
     if path.is_file():
         if path.suffix not in WEIGHT_SUFFIXES:
             raise CheckpointError(
@@ -88,7 +89,7 @@ def weight_files(path: Path) -> tuple[list[Path], dict[str, Path] | None]:
             name_to_file = read_index(index)
             files = sorted(set(name_to_file.values()))
             return files, name_to_file
-    for single in (SAFE_SINGLE, BIN_SINGLE, PEFT_SAFE, PEFT_BIN):
+    for single in (SAFE_SINGLE, BIN_SINGLE):
         if (path / single).is_file():
             return [path / single], None
     loose = sorted(p for p in path.iterdir() if p.suffix == ".safetensors")
