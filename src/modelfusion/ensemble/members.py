@@ -38,7 +38,8 @@ def as_member(name: str, member: Any) -> Any:
 
 
 def check_members(estimators: Any) -> tuple[list[str], list[Any]]:
-    """Validate `estimators` = [(name, member), ...]: non-empty, unique string names."""
+    """Validate `estimators` = [(name, member), ...]: non-empty, unique string names. Members set to 'drop'
+    (as in scikit-learn: `set_params(name="drop")`) are left out of the returned names and members."""
     if not isinstance(estimators, (list, tuple)) or len(estimators) == 0:
         raise ValueError("'estimators' should be a non-empty list of (name, estimator) tuples")
     names, members = [], []
@@ -46,11 +47,39 @@ def check_members(estimators: Any) -> tuple[list[str], list[Any]]:
         if not isinstance(item, (list, tuple)) or len(item) != 2 or not isinstance(item[0], str):
             raise ValueError(f"each entry of 'estimators' must be a (name, estimator) pair, got {item!r}")
         names.append(item[0])
-        members.append(as_member(item[0], item[1]))
+        members.append(item[1])
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise ValueError(f"estimator names must be unique, repeated: {dupes}")
-    return names, members
+    kept = [(n, as_member(n, m)) for n, m in zip(names, members) if not is_drop(m)]
+    if not kept:
+        raise ValueError("all estimators are dropped; at least one is required")
+    return [n for n, _ in kept], [m for _, m in kept]
+
+
+def is_drop(member: Any) -> bool:
+    """True for the string 'drop', scikit-learn's marker of a member left out."""
+    return isinstance(member, str) and member == "drop"
+
+
+def fit_members(members: list[Any], X: Any, y: Any, sample_weight: Any = None, n_jobs: Any = None) -> list[Any]:
+    """`fit_member` of each member; the trainable ones in parallel with joblib (`n_jobs` as in scikit-learn).
+    Frozen members are returned as they are, never sent to a worker."""
+    from sklearn.utils.parallel import Parallel, delayed
+
+    trainable = [i for i, m in enumerate(members) if not is_frozen(m)]
+    fitted = list(members)
+    jobs = (delayed(fit_member)(members[i], X, y, sample_weight) for i in trainable)
+    for i, est in zip(trainable, Parallel(n_jobs=n_jobs)(jobs)):
+        fitted[i] = est
+    return fitted
+
+
+def map_members(fn: Any, members: list[Any], n_jobs: Any = None) -> list[Any]:
+    """[fn(i, member) for each member], in threads when n_jobs > 1 (members are shared, never copied)."""
+    from sklearn.utils.parallel import Parallel, delayed
+
+    return Parallel(n_jobs=n_jobs, prefer="threads")(delayed(fn)(i, m) for i, m in enumerate(members))
 
 
 def fit_member(member: Any, X: Any, y: Any, sample_weight: Any = None) -> Any:

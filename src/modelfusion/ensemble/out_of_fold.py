@@ -27,6 +27,15 @@ def check_partition(splits: list[tuple[np.ndarray, np.ndarray]], n_samples: int)
         raise ValueError("cv must put every sample in exactly one test fold (a partition, e.g. KFold)")
 
 
+def fold_output(
+    member: Any, X: Any, y: np.ndarray, train: np.ndarray, test: np.ndarray, output: Output, sample_weight: Any
+) -> np.ndarray:
+    """output(member fitted on the `train` rows, X[test])."""
+    sw = None if sample_weight is None else sample_weight[train]
+    fitted = fit_member(member, _safe_indexing(X, train), y[train], sw)
+    return output(fitted, _safe_indexing(X, test))
+
+
 def out_of_fold_outputs(
     member: Any,
     X: Any,
@@ -34,18 +43,19 @@ def out_of_fold_outputs(
     splits: list[tuple[np.ndarray, np.ndarray]],
     output: Output,
     sample_weight: np.ndarray | None = None,
+    n_jobs: Any = None,
 ) -> np.ndarray:
-    """Rows of `output(member fitted without that row, X[row])`, in the order of X."""
+    """Rows of `output(member fitted without that row, X[row])`, in the order of X (folds fitted in parallel with
+    joblib when n_jobs > 1, as `cross_val_predict` does)."""
+    from sklearn.utils.parallel import Parallel, delayed
+
     n = len(y)
     if is_frozen(member):
         return output(member, X)
     (X,) = indexable(X)
-    result = None
-    for train, test in splits:
-        sw = None if sample_weight is None else sample_weight[train]
-        fitted = fit_member(member, _safe_indexing(X, train), y[train], sw)
-        block = output(fitted, _safe_indexing(X, test))
-        if result is None:
-            result = np.zeros((n, block.shape[1]))
+    jobs = (delayed(fold_output)(member, X, y, train, test, output, sample_weight) for train, test in splits)
+    blocks = Parallel(n_jobs=n_jobs)(jobs)
+    result = np.zeros((n, blocks[0].shape[1]))
+    for (_, test), block in zip(splits, blocks):
         result[test] = block
     return result

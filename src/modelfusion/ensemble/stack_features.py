@@ -12,7 +12,7 @@ from sklearn.utils import Bunch
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from modelfusion.ensemble.frozen import is_frozen
-from modelfusion.ensemble.members import check_members, class_positions, fit_member
+from modelfusion.ensemble.members import check_members, class_positions, fit_members, map_members
 from modelfusion.ensemble.out_of_fold import check_partition, out_of_fold_outputs
 
 
@@ -56,13 +56,29 @@ def member_output(
 
 
 class StackFeatures:
-    """Computes [f_1(x) | ... | f_m(x) | x]; remembers which columns belong to which member."""
+    """Computes [f_1(x) | ... | f_m(x) | x]; remembers which columns belong to which member.
 
-    def __init__(self, estimators: Any, stack_method: str, passthrough: bool, classifier: bool) -> None:
+    Its fitted state is plain data (names, method names, label arrays, widths), so a fitted ensemble can be stored
+    with skops without storing any function."""
+
+    def __init__(
+        self, estimators: Any, stack_method: str, passthrough: bool, classifier: bool, n_jobs: Any = None
+    ) -> None:
         self.estimators = estimators
         self.stack_method = stack_method
         self.passthrough = passthrough
         self.classifier = classifier
+        self.n_jobs = n_jobs
+
+    def _output(self, i: int) -> Any:
+        """The output function of member i: (member, X) -> its block of meta-features."""
+        return functools.partial(
+            member_output,
+            name=self.names_[i],
+            method=self.methods_[i],
+            classifier=self.classifier,
+            labels=self.labels_[i],
+        )
 
     def fit(
         self,
@@ -75,17 +91,9 @@ class StackFeatures:
         """Fit (or check, when splits is None = prefit) the members; return the training meta-features."""
         self.classes = classes
         names, members = check_members(self.estimators)
+        self.names_ = names
         self.methods_ = [pick_method(n, m, self.stack_method, self.classifier) for n, m in zip(names, members)]
-        self.outputs_ = [
-            functools.partial(
-                member_output,
-                name=n,
-                method=meth,
-                classifier=self.classifier,
-                labels=np.asarray(m.classes_) if (self.classifier and is_frozen(m)) else classes,
-            )
-            for n, m, meth in zip(names, members, self.methods_)
-        ]
+        self.labels_ = [np.asarray(m.classes_) if (self.classifier and is_frozen(m)) else classes for m in members]
         if splits is None:
             for name, member in zip(names, members):
                 try:
@@ -93,19 +101,22 @@ class StackFeatures:
                 except Exception as e:
                     raise ValueError(f"cv='prefit' needs fitted members; {name!r} is not fitted") from e
             self.estimators_ = list(members)
-            blocks = [out(m, X) for out, m in zip(self.outputs_, members)]
+            blocks = self._blocks(X)
         else:
             check_partition(splits, len(y))
             blocks = [
-                out_of_fold_outputs(m, X, y, splits, out, sample_weight) for m, out in zip(members, self.outputs_)
+                out_of_fold_outputs(m, X, y, splits, self._output(i), sample_weight, self.n_jobs)
+                for i, m in enumerate(members)
             ]
-            self.estimators_ = [fit_member(m, X, y, sample_weight) for m in members]
+            self.estimators_ = fit_members(members, X, y, sample_weight, self.n_jobs)
         self.named_estimators_ = Bunch(**dict(zip(names, self.estimators_)))
         return self._assemble(blocks, X, fitting=True)
 
+    def _blocks(self, X: Any) -> list[np.ndarray]:
+        return map_members(lambda i, m: self._output(i)(m, X), self.estimators_, self.n_jobs)
+
     def transform(self, X: Any) -> np.ndarray:
-        blocks = [out(m, X) for out, m in zip(self.outputs_, self.estimators_)]
-        return self._assemble(blocks, X, fitting=False)
+        return self._assemble(self._blocks(X), X, fitting=False)
 
     def _assemble(self, blocks: list[np.ndarray], X: Any, fitting: bool) -> np.ndarray:
         if fitting:

@@ -31,6 +31,10 @@ class StackingEnsemble(ClassifierMixin, TransformerMixin, MemberEnsemble):
     Features per member ('auto' = predict_proba, else decision_function, else predict): probabilities aligned to the
     member's classes (the first column dropped when there are 2, as scikit-learn does), decision values, or one-hot
     predicted labels. `passthrough=True` appends the raw (numeric) features of X.
+
+    Members' parameters are nested as in scikit-learn (`set_params(lr__C=0.1)`; the meta-learner's as
+    `final_estimator__C`). `n_jobs` fits members and their cross-validation folds in parallel (joblib) and computes
+    member outputs in parallel threads; results do not depend on it.
     """
 
     def __init__(
@@ -41,12 +45,14 @@ class StackingEnsemble(ClassifierMixin, TransformerMixin, MemberEnsemble):
         cv: Any = 5,
         stack_method: str = "auto",
         passthrough: bool = False,
+        n_jobs: Any = None,
     ) -> None:
         self.estimators = estimators
         self.final_estimator = final_estimator
         self.cv = cv
         self.stack_method = stack_method
         self.passthrough = passthrough
+        self.n_jobs = n_jobs
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> StackingEnsemble:
         if self.stack_method not in STACK_METHODS:
@@ -58,7 +64,10 @@ class StackingEnsemble(ClassifierMixin, TransformerMixin, MemberEnsemble):
         splits = None
         if self.cv != "prefit":
             splits = list(check_cv(self.cv, y, classifier=True).split(X, y))
-        self.stack_ = StackFeatures(self.estimators, self.stack_method, self.passthrough, classifier=True)
+        self._check_members()
+        self.stack_ = StackFeatures(
+            self.estimators, self.stack_method, self.passthrough, classifier=True, n_jobs=self.n_jobs
+        )
         X_meta = self.stack_.fit(X, y, self.classes_, splits, sw)
         self.estimators_ = self.stack_.estimators_
         self.named_estimators_ = self.stack_.named_estimators_
