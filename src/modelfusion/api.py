@@ -39,6 +39,8 @@ def merge(
     report: bool = False,
     copy_tokenizer: bool = True,
     write_model_card: bool = True,
+    strict: bool = False,
+    allow_crimes: bool = False,
 ) -> MergeResult:
     """Merge the models of `recipe` (a file path, YAML text, dict or Recipe) into the folder `out_dir`.
 
@@ -54,6 +56,9 @@ def merge(
     of what the last stage did (modelfusion.analysis.merge_report), the same whether or not the run resumed.
     `copy_tokenizer=False` copies no tokenizer files; `write_model_card=False` writes no README.md, recipe or
     modelfusion_provenance.json (as mergekit-yaml's --no-copy-tokenizer / --no-write-model-card).
+    A recipe setting with no effect (a parameter the method does not use) is a `RecipeWarning`; `strict=True`
+    makes it an error. Models of different architectures (config.json's `model_type` / `architectures`) are
+    refused unless `allow_crimes=True` (mergekit's --allow-crimes).
     """
     stages = load_stages(recipe)
     options = MergeOptions.create(
@@ -68,6 +73,8 @@ def merge(
         report=report,
         copy_tokenizer=copy_tokenizer,
         write_model_card=write_model_card,
+        strict=strict,
+        allow_crimes=allow_crimes,
         cache_dir=cache_dir,
         callbacks=Callbacks(on_start=on_start, on_progress=on_progress, on_stage=on_stage),
     )

@@ -36,5 +36,10 @@ class PlanError(UserError):
         super().__init__(head + "".join(f"\n  - {p}" for p in problems), where)
 
 
+class RecipeWarning(UserWarning):
+    """A recipe setting that has no effect (e.g. a parameter the method does not use); `strict` makes it an error.
+    The CLI prints each as one line."""
+
+
 class OutputError(UserError):
     """The output location is unsafe or unwritable."""

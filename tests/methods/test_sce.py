@@ -26,10 +26,12 @@ def test_select_topk_keeps_highest_variance_positions():
     base = torch.zeros(4)
     x1 = torch.tensor([1.0, 1.0, 5.0, 0.0])
     x2 = torch.tensor([1.0, 3.0, -5.0, 0.5])
-    # variances across models: [0, 1, 25, 0.0625] -> top half keeps positions 1 and 2
+    # variances across models: [0, 1, 25, 0.0625]; k = int(0.5 * 3 nonzero) = 1 (mergekit) -> position 2
     out = sce([x1, x2], base=base, select_topk=0.5, int8_mask=False)
-    assert out[0] == 0 and out[3] == 0
-    assert out[1] != 0 and out[2] != 0
+    assert out[0] == 0 and out[1] == 0 and out[3] == 0
+    assert out[2] != 0
+    out = sce([x1, x2], base=base, select_topk=0.7, int8_mask=False)  # k = int(2.1) = 2 -> positions 1 and 2
+    assert out[0] == 0 and out[3] == 0 and out[1] != 0 and out[2] != 0
 
 
 def test_single_model_and_zero_task_vectors():

@@ -44,16 +44,17 @@ def build_models(root: Path) -> dict[str, Path]:
         shutil.copy(base / "config.json", folder / "config.json")
         paths[f"ft{i}"] = folder
     for name in list(paths):
-        paths[f"{name}_bf16"] = _bf16_copy(paths[name], root / f"{name}_bf16")
+        paths[f"{name}_bf16"] = _half_copy(paths[name], root / f"{name}_bf16", torch.bfloat16)
+        paths[f"{name}_f16"] = _half_copy(paths[name], root / f"{name}_f16", torch.float16)
     return paths
 
 
-def _bf16_copy(src: Path, dst: Path) -> Path:
+def _half_copy(src: Path, dst: Path, dtype: torch.dtype) -> Path:
     dst.mkdir(parents=True, exist_ok=True)
-    tensors = {k: v.to(torch.bfloat16) for k, v in load_file(str(src / "model.safetensors")).items()}
+    tensors = {k: v.to(dtype) for k, v in load_file(str(src / "model.safetensors")).items()}
     save_file(tensors, str(dst / "model.safetensors"), metadata={"format": "pt"})
     config = json.loads((src / "config.json").read_text(encoding="utf-8"))
-    config["torch_dtype"] = config["dtype"] = "bfloat16"
+    config["torch_dtype"] = config["dtype"] = str(dtype).removeprefix("torch.")
     (dst / "config.json").write_text(json.dumps(config), encoding="utf-8")
     return dst
 
@@ -84,8 +85,9 @@ def run_mergekit(recipes: dict[str, dict], models: dict[str, Path], out: Path, s
     """Every recipe as a named stage of one mergekit-multi run; returns name -> output folder."""
     out.mkdir(parents=True, exist_ok=True)
     # stage names must not occur in any recipe text (mergekit-multi finds dependencies by name): use codes
-    codes = {name: f"mfparitystage{i:03d}" for i, name in enumerate(recipes)}
-    docs = [{"name": codes[name], **with_paths(r, models)} for name, r in recipes.items()]
+    # a recipe with its own `name` (an inner stage a later recipe refers to) keeps it
+    codes = {name: r.get("name") or f"mfparitystage{i:03d}" for i, (name, r) in enumerate(recipes.items())}
+    docs = [{**with_paths(r, models), "name": codes[name]} for name, r in recipes.items()]
     config = out / "all.yaml"
     config.write_text(yaml.safe_dump_all(docs, sort_keys=False), encoding="utf-8")
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "CUDA_VISIBLE_DEVICES": ""}

@@ -64,6 +64,21 @@ DETERMINISTIC: dict[str, dict] = {
         "parameters": {"t": 0.002},
     },
     "arcee_fusion": {"merge_method": "arcee_fusion", "base_model": "base", "models": _models(["ft1"])},
+    "nuslerp_zero_sum": {
+        "merge_method": "nuslerp",
+        "base_model": "base",
+        "models": _models(["ft1", "ft2"], [{"weight": -0.5}, {"weight": 0.5}]),
+    },
+    "ram": _task("ram", [{}, {}, {}]),
+    "ramplus_tl": _task("ramplus_tl", [{}, {}, {}], {"r": 0.05, "alpha": 1.0}),
+    "linear_star_filter": {
+        "merge_method": "linear",
+        "models": _models(["ft1", "ft2"]),
+        "parameters": {
+            "weight": [{"filter": "mlp", "value": 2.0}, {"filter": "*", "value": 0.5}],
+            "normalize": False,
+        },
+    },
     "passthrough_scale": {
         "merge_method": "passthrough",
         "models": _models(["ft1"]),

@@ -17,7 +17,10 @@ from modelfusion.errors import UserError
 DEFAULT_SHARD_BYTES = 5 * 1000**3
 _SIZE_UNITS = {
     "": 1,
-    "B": 1,
+    # mergekit's spellings (`parse_kmb`): thousands, millions, billions (`5B` = 5e9, compared with bytes)
+    "K": 1000,
+    "M": 1000**2,
+    "B": 1000**3,
     "KB": 1000,
     "MB": 1000**2,
     "GB": 1000**3,
@@ -30,16 +33,23 @@ _SIZE_UNITS = {
 
 
 def parse_size(text: str | int) -> int:
-    """'5GB' -> 5_000_000_000, '500MiB' -> 524_288_000, 1024 -> 1024."""
+    """A shard size in bytes: a number of bytes, mergekit's K / M / B suffixes (thousand, million, billion:
+    '5B' -> 5_000_000_000, as `mergekit-yaml --out-shard-size 5B`), or a byte unit ('5GB' -> 5_000_000_000,
+    '500MiB' -> 524_288_000). Case does not matter."""
+    if isinstance(text, bool):
+        raise UserError(f"cannot read size {text!r}", where="--out-shard-size")
     if isinstance(text, int):
         value = text
     else:
         m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([A-Za-z]*)\s*", text)
         if not m or m.group(2).upper() not in _SIZE_UNITS:
-            raise UserError(f"cannot read size {text!r} (examples: 5GB, 500MB, 2GiB)")
+            raise UserError(
+                f"cannot read size {text!r} (examples: 5B = 5e9 bytes as in mergekit, 5GB, 500MB, 2GiB)",
+                where="--out-shard-size",
+            )
         value = int(float(m.group(1)) * _SIZE_UNITS[m.group(2).upper()])
     if value <= 0:
-        raise UserError(f"size must be positive, got {text!r}")
+        raise UserError(f"size must be positive, got {text!r}", where="--out-shard-size")
     return value
 
 

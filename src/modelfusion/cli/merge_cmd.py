@@ -78,6 +78,12 @@ def merge_command(
     report: bool = typer.Option(
         False, "--report", help="Also write merge_report.md (+ PNGs) into OUT: what the merge did, per layer."
     ),
+    strict: bool = typer.Option(
+        False, "--strict", help="Warnings (e.g. a parameter the method does not use) are errors."
+    ),
+    allow_crimes: bool = typer.Option(
+        False, "--allow-crimes", help="Merge models of different architectures (as mergekit's --allow-crimes)."
+    ),
 ) -> None:
     """Merge the models of RECIPE into the folder OUT."""
     from rich.console import Console
@@ -108,6 +114,8 @@ def merge_command(
                 dry_run=True,
                 overwrite=overwrite,
                 random_seed=random_seed,
+                strict=strict,
+                allow_crimes=allow_crimes,
             )
             _print_summary(result.summary)
             return
@@ -133,6 +141,8 @@ def merge_command(
                 out_shard_size=out_shard_size,
                 overwrite=overwrite,
                 random_seed=random_seed,
+                strict=strict,
+                allow_crimes=allow_crimes,
                 resume=resume,
                 allow_nonfinite=allow_nonfinite,
                 report=report,

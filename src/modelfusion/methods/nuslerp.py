@@ -9,6 +9,8 @@ from __future__ import annotations
 import torch
 
 EPS = 1e-8
+ZERO_SUM = 1e-6
+"""Weights summing to less than this in magnitude interpolate half-way (mergekit's rule)."""
 
 
 def slerp_along(v0: torch.Tensor, v1: torch.Tensor, t: float, dim: int) -> torch.Tensor:
@@ -33,14 +35,14 @@ def nuslerp(
     nuslerp_flatten: bool,
     nuslerp_row_wise: bool,
 ) -> torch.Tensor:
-    """t = w_2 / (w_1 + w_2); theta = slerp(theta_1, theta_2; t), or with a base
-    theta = base + slerp(theta_1 - base, theta_2 - base; t). Flattened (one angle per tensor) by default; else
-    one angle per vector along the last dimension, or (nuslerp_row_wise, mergekit's naming) along the first."""
+    """t = w_2 / (w_1 + w_2), or t = 1/2 when |w_1 + w_2| < 1e-6 (as mergekit 0.1.5);
+    theta = slerp(theta_1, theta_2; t), or with a base theta = base + slerp(theta_1 - base, theta_2 - base; t).
+    Flattened (one angle per tensor) by default; else one angle per vector along the last dimension, or
+    (nuslerp_row_wise, mergekit's naming) along the first."""
     if len(tensors) != 2:
         raise ValueError(f"nuslerp takes exactly two models besides the base, got {len(tensors)}")
-    if weight[0] + weight[1] == 0:
-        raise ValueError("nuslerp: the two weights sum to zero")
-    t = weight[1] / (weight[0] + weight[1])
+    total = weight[0] + weight[1]
+    t = 0.5 if abs(total) < ZERO_SUM else weight[1] / total
     v0, v1 = tensors if base is None else (tensors[0] - base, tensors[1] - base)
     if nuslerp_flatten or v0.dim() < 2:
         out = slerp_along(v0.flatten(), v1.flatten(), t, 0).reshape(v0.shape)

@@ -8,16 +8,27 @@ from __future__ import annotations
 import torch
 
 from modelfusion.methods.consensus import agreement_mask
-from modelfusion.methods.keep_rules import keep_count
 from modelfusion.methods.rank_cut import RankWindow, window_mask
 from modelfusion.methods.task_vectors import combine, task_vectors
 
 
+def select_count(var: torch.Tensor, select_topk: float) -> int:
+    """k = floor(select_topk * count_nonzero(var)), the product rounded to float32 first (mergekit 0.1.5:
+    positions of zero variance are never counted, so k is not floor(select_topk * n) when some are zero);
+    every position when select_topk >= 1."""
+    if select_topk >= 1:
+        return var.numel()
+    if select_topk <= 0:
+        return 0
+    nonzero = torch.count_nonzero(var)
+    return int(nonzero.to(torch.float32) * torch.tensor(select_topk, dtype=torch.float32))
+
+
 def variance_mask(deltas: torch.Tensor, select_topk: float) -> torch.Tensor:
-    """Select: keep the floor(select_topk n) positions whose variance across the models is largest (ties in
-    index order, by selection)."""
+    """Select: keep the k (`select_count`) positions whose variance across the models is largest (ties in index
+    order, by selection)."""
     var = deltas.var(dim=0, unbiased=False)
-    return window_mask(var, RankWindow(0, keep_count(select_topk, var.numel()), descending=True))
+    return window_mask(var, RankWindow(0, select_count(var, select_topk), descending=True))
 
 
 UNIFORM_BELOW = 1e-6

@@ -56,6 +56,10 @@ class MergeOptions:
     cache_dir: Path = field(default_factory=default_cache_dir)
     """Where a multi-stage recipe's intermediate stages are written (and reused while unchanged)."""
     callbacks: Callbacks = field(default_factory=Callbacks)
+    strict: bool = False
+    """Warnings (recipe settings with no effect, e.g. a parameter the method does not use) are errors."""
+    allow_crimes: bool = False
+    """Merge models whose config.json names different architectures (mergekit's --allow-crimes)."""
 
     def __post_init__(self) -> None:
         if isinstance(self.threads, bool) or not isinstance(self.threads, int) or self.threads < 1:
@@ -83,6 +87,8 @@ class MergeOptions:
         write_model_card: bool = True,
         cache_dir: str | Path | None = None,
         callbacks: Callbacks | None = None,
+        strict: bool = False,
+        allow_crimes: bool = False,
     ) -> MergeOptions:
         """Options from user values: threads None or 0 = every core, `out_shard_size` like '5GB' or bytes,
         `cache_dir` None = $MODELFUSION_CACHE or ~/.cache/modelfusion."""
@@ -100,4 +106,6 @@ class MergeOptions:
             write_model_card=write_model_card,
             cache_dir=Path(cache_dir) if cache_dir is not None else default_cache_dir(),
             callbacks=callbacks or Callbacks(),
+            strict=bool(strict),
+            allow_crimes=bool(allow_crimes),
         )

@@ -25,7 +25,8 @@ from modelfusion.recipe import LoadedRecipe
 def run_merge(stages: list[LoadedRecipe], out: Path, options: MergeOptions) -> MergeResult:
     """Merge the recipe `stages` into the folder `out` (nothing is written before every stage is planned)."""
     specs = resolve_stages(stages, out, options)
-    with plan_stages(specs, options.random_seed) as plans:
+    checks = {"strict": options.strict, "allow_crimes": options.allow_crimes}
+    with plan_stages(specs, options.random_seed, **checks) as plans:
         final = plans.final.plan
         if options.dry_run:
             return MergeResult(None, _summary(final, ShardLayout(final.out_tensors, options.shard_bytes), options))
@@ -41,7 +42,7 @@ def run_merge(stages: list[LoadedRecipe], out: Path, options: MergeOptions) -> M
             if reused:
                 continue
             if stage.provisional:  # its inputs now exist: plan it from disk
-                with plan_stage(spec, options.random_seed, named=True) as fresh:
+                with plan_stage(spec, options.random_seed, named=True, **checks) as fresh:
                     summary, n = _run_stage(fresh, options)
             else:
                 summary, n = _run_stage(stage, options)

@@ -10,16 +10,16 @@ provisional and the stage is planned again from disk when it runs.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from modelfusion.checkpoint import Checkpoint
-from modelfusion.errors import CheckpointError, PlanError
-from modelfusion.pipeline.model_refs import ModelTarget, absolute, model_identity, open_model, resolve_model
+from modelfusion.checkpoint import Checkpoint, open_checkpoint
+from modelfusion.errors import CheckpointError, PlanError, RecipeWarning
 from modelfusion.pipeline.options import MergeOptions
 from modelfusion.pipeline.planned_output import planned_checkpoint
-from modelfusion.pipeline.sources import dump_recipe
+from modelfusion.pipeline.sources import dump_recipe, resolve_model_path
 from modelfusion.plan import MergePlan, build_plan
 from modelfusion.plan.stages import check_stage_names, model_refs, path_identity, rename_models, stage_key
 from modelfusion.plan.statistics import resolve_statistics_path
@@ -36,9 +36,8 @@ class StageSpec:
     recipe: Recipe
     text: str
     """The recipe text written beside the output (and part of the resume fingerprint)."""
-    paths: Mapping[str, ModelTarget]
-    """Model reference in `recipe` -> path to open (an earlier stage's cache folder, once computed), or a base
-    and the LoRA adapter applied to it (`BASE+ADAPTER`)."""
+    paths: Mapping[str, Path]
+    """Model reference in `recipe` -> path to open (an earlier stage's cache folder, once computed)."""
     out: Path
     """OUT for the last stage, else the stage's cache folder."""
     where: str | None
@@ -61,28 +60,23 @@ def resolve_stages(loaded: list[LoadedRecipe], out: Path, options: MergeOptions)
         name = st.recipe.name
         where = f"{st.source or 'recipe'} (stage {i + 1}{f' {name!r}' if name else ''})"
         paths: dict[str, str] = {}
-        targets: dict[str, ModelTarget] = {}
         missing = []
         for ref in model_refs(st.recipe):
             if ref in folders:
                 paths[ref] = str(folders[ref])
-                targets[paths[ref]] = folders[ref]
                 continue
             try:
-                p = resolve_model(ref, st.source, folders)
+                p = resolve_model_path(ref, st.source)
             except CheckpointError as e:  # a Hugging Face id that cannot be had
                 missing.append(str(e))
                 continue
             if p is None:
                 missing.append(f"model '{ref}' not found (neither an earlier stage's name, a path nor a Hub id)")
             else:
-                target = absolute(p)
-                paths[ref] = str(target)
-                targets[paths[ref]] = target
+                paths[ref] = str(p.resolve())
         if missing:
             raise PlanError(missing, where)
-        stage_keys = {folders[n]: keys[n] for n in keys}
-        ids = {ref: keys[ref] if ref in keys else model_identity(targets[p], stage_keys) for ref, p in paths.items()}
+        ids = {ref: keys[ref] if ref in keys else path_identity(Path(p)) for ref, p in paths.items()}
         key = stage_key(
             st.recipe, ids.__getitem__, options.random_seed, options.device, __version__, _statistics_identity(st)
         )
@@ -97,7 +91,7 @@ def resolve_stages(loaded: list[LoadedRecipe], out: Path, options: MergeOptions)
                 name,
                 recipe,
                 dump_recipe(recipe),
-                targets,
+                {p: Path(p) for p in paths.values()},
                 folder,
                 where,
                 final,
@@ -122,7 +116,7 @@ def _single(stage: LoadedRecipe, out: Path) -> StageSpec:
     missing, paths = [], {}
     for ref in stage.recipe.model_paths():
         try:
-            path = resolve_model(ref, stage.source)
+            path = resolve_model_path(ref, stage.source)
         except CheckpointError as e:  # a Hugging Face id that cannot be had
             missing.append(str(e))
             continue
@@ -162,23 +156,37 @@ class PlannedStage:
 
 
 def plan_stage(
-    spec: StageSpec, random_seed: int, planned: Mapping[Path, Checkpoint] | None = None, *, named: bool = False
+    spec: StageSpec,
+    random_seed: int,
+    planned: Mapping[Path, Checkpoint] | None = None,
+    *,
+    named: bool = False,
+    strict: bool = False,
+    allow_crimes: bool = False,
 ) -> PlannedStage:
     """Open the stage's models (or take an earlier stage's planned output from `planned`) and plan it.
 
     A plan error names the stage: always when `named` (a stage of a multi-stage recipe), else when the error
-    names no file of its own."""
+    names no file of its own. `strict` and `allow_crimes`: as build_plan's."""
     planned = planned or {}
     opened: dict[str, Checkpoint] = {}
     checkpoints: dict[str, Checkpoint] = {}
-    provisional = False
     try:
         for ref in spec.recipe.model_paths():
-            checkpoints[ref], on_planned = open_model(spec.paths[ref], ref, planned)
-            provisional |= on_planned
-            if all(checkpoints[ref] is not p for p in planned.values()):
-                opened[ref] = checkpoints[ref]
-        plan = build_plan(spec.recipe, checkpoints, spec.text, random_seed, recipe_file=spec.source)
+            path = spec.paths[ref]
+            if path in planned:
+                checkpoints[ref] = planned[path]
+            else:
+                checkpoints[ref] = opened[ref] = open_checkpoint(path, label=ref)
+        plan = build_plan(
+            spec.recipe,
+            checkpoints,
+            spec.text,
+            random_seed,
+            recipe_file=spec.source,
+            strict=strict,
+            allow_crimes=allow_crimes,
+        )
     except PlanError as e:
         for c in opened.values():
             c.close()
@@ -189,7 +197,7 @@ def plan_stage(
         for c in opened.values():
             c.close()
         raise
-    return PlannedStage(spec, plan, list(opened.values()), provisional=provisional)
+    return PlannedStage(spec, plan, list(opened.values()), provisional=len(opened) < len(checkpoints))
 
 
 class StagePlans:
@@ -213,14 +221,21 @@ class StagePlans:
         self.close()
 
 
-def plan_stages(specs: list[StageSpec], random_seed: int) -> StagePlans:
-    """Plan each stage in order (nothing read or written); a stage whose cache folder exists is opened from disk."""
+def plan_stages(
+    specs: list[StageSpec], random_seed: int, *, strict: bool = False, allow_crimes: bool = False
+) -> StagePlans:
+    """Plan each stage in order (nothing read or written); a stage whose cache folder exists is opened from disk.
+    Each stage's warnings are issued once, as `RecipeWarning`s naming the recipe (or the stage)."""
     planned: dict[Path, Checkpoint] = {}
     stages: list[PlannedStage] = []
     try:
         for spec in specs:
-            stage = plan_stage(spec, random_seed, planned, named=len(specs) > 1)
+            stage = plan_stage(
+                spec, random_seed, planned, named=len(specs) > 1, strict=strict, allow_crimes=allow_crimes
+            )
             stages.append(stage)
+            for message in stage.plan.warnings:
+                warnings.warn(RecipeWarning(f"{spec.where}: {message}" if spec.where else message), stacklevel=2)
             if not spec.final and not spec.out.exists():
                 planned[spec.out] = planned_checkpoint(str(spec.out), stage.plan)
     except BaseException:

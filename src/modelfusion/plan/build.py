@@ -10,8 +10,8 @@ import torch
 from modelfusion.checkpoint import Checkpoint, TensorInfo
 from modelfusion.checkpoint.dtypes import NAME_TO_TORCH, is_float
 from modelfusion.errors import ModelFusionError
-from modelfusion.methods import MergeMethod, get_method
-from modelfusion.plan.config_check import config_problems
+from modelfusion.methods import MergeMethod, all_methods, get_method
+from modelfusion.plan.config_check import architecture_problems, config_problems
 from modelfusion.plan.job import COPY, InputRef, Job, MergePlan
 from modelfusion.plan.layer_config import restacked_config
 from modelfusion.plan.naming import (
@@ -76,7 +76,8 @@ class _Builder:
         for i, sl in enumerate(self.slices):
             named.append((f"slices[{i}].parameters", sl.parameters))
             named += [(f"parameters of {s.model}", s.parameters) for s in sl.sources]
-        check_param_names(m, named, self.problems)
+        every = {p.name for method in all_methods() for p in method.params}
+        check_param_names(m, named, self.problems, every)
         for i, sl in enumerate(self.slices):
             where = "models" if self.recipe.models is not None else f"slices[{i}]"
             n = len(self._merged_sources(sl))
@@ -220,13 +221,17 @@ def build_plan(
     *,
     statistics: Mapping[str, Checkpoint] | None = None,
     recipe_file: Path | None = None,
+    strict: bool = False,
+    allow_crimes: bool = False,
 ) -> MergePlan:
     """Plan the merge; raise PlanError listing every problem if any.
 
     `statistics`: per-tensor statistics by model (opened files or in-memory state dicts); when None, the files
     the recipe names (`statistics:` per model) are opened here, relative to the working directory, then to
-    `recipe_file`'s folder, and end up in `MergePlan.statistics` (the caller closes them)."""
-    problems = Problems()
+    `recipe_file`'s folder, and end up in `MergePlan.statistics` (the caller closes them).
+    `strict`: warnings (settings with no effect, `MergePlan.warnings`) are problems. `allow_crimes`: merge models
+    whose config.json names different architectures (mergekit's --allow-crimes)."""
+    problems = Problems(strict)
     opened_here = statistics is None
     if statistics is None:
         statistics = open_statistics(recipe, recipe_file, problems)
@@ -237,6 +242,10 @@ def build_plan(
         builder.jobs = [realign_job(job, builder.vocab) for job in builder.jobs]
     for problem in config_problems(checkpoints):
         problems.add(problem)
+    if not allow_crimes:
+        weights = {builder.reference, *(s.model for sl in builder.slices for s in sl.sources)}  # not tokenizer-only
+        for problem in architecture_problems({m: c for m, c in checkpoints.items() if m in weights}):
+            problems.add(problem)
     if problems and opened_here:
         for opened in statistics.values():
             opened.close()
@@ -252,4 +261,5 @@ def build_plan(
         recipe_text=recipe_text,
         random_seed=random_seed,
         statistics=dict(statistics),
+        warnings=problems.warnings,
     )

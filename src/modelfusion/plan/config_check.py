@@ -78,3 +78,38 @@ def config_problems(checkpoints: Mapping[str, Checkpoint]) -> list[str]:
         problems += _embedding_problems(where, ckpt.config, ckpt.infos)
         problems += _layer_problems(where, ckpt.config, ckpt.infos)
     return problems
+
+
+def _architecture(config: Mapping) -> tuple[str | None, tuple[str, ...] | None]:
+    archs = config.get("architectures")
+    return config.get("model_type"), tuple(archs) if isinstance(archs, list) else None
+
+
+def architecture_problems(checkpoints: Mapping[str, Checkpoint]) -> list[str]:
+    """Models whose config.json names a different `model_type` or `architectures` than the first model's, which
+    mergekit refuses unless --allow-crimes: equal shapes do not make two architectures' tensors mean the same.
+    A model without config.json (or without these keys) is not compared."""
+    seen: list[tuple[str, str | None, tuple[str, ...] | None]] = []
+    for label, ckpt in checkpoints.items():
+        if ckpt.config:
+            seen.append((label, *_architecture(ckpt.config)))
+    if not seen:
+        return []
+    first, model_type, archs = seen[0]
+    odd = [
+        (label, t, a)
+        for label, t, a in seen[1:]
+        if (t is not None and model_type is not None and t != model_type)
+        or (a is not None and archs is not None and a != archs)
+    ]
+    if not odd:
+        return []
+
+    def show(label: str, t: str | None, a: tuple[str, ...] | None) -> str:
+        return f"{label} ({t or '?'}, {'/'.join(a) if a else '?'})"
+
+    others = ", ".join(show(*o) for o in odd)
+    return [
+        f"models of different architectures: {show(first, model_type, archs)} vs {others}; "
+        "pass --allow-crimes (allow_crimes=True) to merge them anyway, as in mergekit"
+    ]

@@ -59,6 +59,8 @@ class MergePlan:
     """The merged vocabulary, when the recipe sets `tokenizer` / `tokenizer_source` (else the base's is copied)."""
     statistics: dict[str, Checkpoint] = field(default_factory=dict)
     """Opened statistics files (Fisher, Gram) by the model they describe (the recipe's `statistics:` keys)."""
+    warnings: list[str] = field(default_factory=list)
+    """Recipe settings that have no effect (a parameter the method does not use): one line each."""
 
     @property
     def out_tensors(self) -> list[TensorInfo]:

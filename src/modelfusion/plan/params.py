@@ -18,12 +18,20 @@ from modelfusion.recipe.settings import evaluate_setting
 Levels = list[Parameters | None]
 
 
-def check_param_names(method: MergeMethod, named: list[tuple[str, Parameters | None]], problems: Problems) -> None:
-    """Every parameter the recipe sets must be one the method takes."""
+def check_param_names(
+    method: MergeMethod, named: list[tuple[str, Parameters | None]], problems: Problems, every: set[str]
+) -> None:
+    """Every parameter the recipe sets must be one the method takes. A parameter of another method (`every`:
+    all registered methods' parameter names; mergekit's tests give every model a `weight`, also for slerp) is
+    ignored, as mergekit ignores it, with a warning; any other name is an error (a typo)."""
     known = [p.name for p in method.params]
     for where, params in named:
         for key in params or {}:
-            if key not in known:
+            if key in known:
+                continue
+            if key in every:
+                problems.warn(f"{where}: method '{method.name}' does not use parameter '{key}' (ignored)")
+            else:
                 close = difflib.get_close_matches(key, known, n=1)
                 hint = f" (did you mean '{close[0]}'?)" if close else ""
                 takes = ", ".join(known) or "none"

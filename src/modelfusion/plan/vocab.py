@@ -157,6 +157,11 @@ def _token_rule(name: str, cfg: object, ckpts, vocabs, problems: Problems) -> tu
         if not isinstance(idx, int):
             problems.add(f"{where}: model {model} has no token {tok!r}" if tok is not None else f"{where}: give token")
             return None
+        embed = vocab_tensors(ckpts[model]).get("embed")
+        rows = _rows(ckpts[model].infos[embed]) if embed else None
+        if rows is not None and not 0 <= idx < rows:
+            problems.add(f"{where}: token id {idx} is out of range for model {model} ({rows} embedding rows)")
+            return None
         return (model, idx), force
     problems.add(f"{where}: unknown source {src!r} (a model, {{kind: zero}} or {{kind: model_token}})")
     return None
@@ -204,6 +209,7 @@ def plan_vocab(
     if lacking:
         problems.add(f"tokenizer settings need each model's tokenizer files; none found in {', '.join(lacking)}")
         return None
+    trimmed = _trim_to_rows(vocabs, ckpts, problems)
     rules: dict[str, tuple[object, bool]] = {}
     for name, cfg in ((tok.tokens or {}) if tok else {}).items():
         rule = _token_rule(name, cfg, ckpts, vocabs, problems)
@@ -217,6 +223,12 @@ def plan_vocab(
     if pad is not None and pad < 1:
         problems.add(f"tokenizer.pad_to_multiple_of must be a positive integer, got {pad}")
         pad = None
+    if base_tok in trimmed and added:
+        problems.add(
+            f"the tokenizer of {base_tok} has tokens beyond its embedding rows; modelfusion cannot append the "
+            f"merged vocabulary's other tokens to it (mergekit rewrites such BPE tokenizers): trim its tokenizer"
+        )
+        return None
     size = math.ceil(len(ids) / pad) * pad if pad else len(ids)
     plan = VocabPlan(ids, size, base_tok, added)
     ref_roles = vocab_tensors(ckpts[reference])
@@ -242,6 +254,28 @@ def plan_vocab(
             names = {k: t[role] for k, t in tensors.items() if role in t}
             plan.realign[(m, role)] = compile_rows(rows, size, len(ids), names)
     return plan
+
+
+def _trim_to_rows(vocabs: dict[str, Vocab | None], ckpts: Mapping[str, Checkpoint], problems: Problems) -> set[str]:
+    """Leave out of each model's vocabulary the tokens whose id is beyond its embedding's rows (a tokenizer
+    larger than the embedding), as mergekit does, with a warning; returns the models trimmed."""
+    trimmed = set()
+    for m, vocab in vocabs.items():
+        embed = vocab_tensors(ckpts[m]).get("embed")
+        if vocab is None or embed is None:
+            continue
+        rows = _rows(ckpts[m].infos[embed])
+        beyond = sorted((i, t) for t, i in vocab.ids.items() if i >= rows)
+        if not beyond:
+            continue
+        trimmed.add(m)
+        vocabs[m] = Vocab({t: i for t, i in vocab.ids.items() if i < rows}, vocab.special)
+        shown = ", ".join(repr(t) for _, t in beyond[:3]) + (", ..." if len(beyond) > 3 else "")
+        problems.warn(
+            f"the tokenizer of {m} has {len(beyond)} token(s) with ids beyond its {rows} embedding rows ({shown}): "
+            "left out of the merged vocabulary, as mergekit does"
+        )
+    return trimmed
 
 
 def _rows_for(m, ids, models, vocabs, rules, base) -> list[list[Row]]:

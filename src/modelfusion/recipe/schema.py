@@ -12,7 +12,7 @@ Gradient = Annotated[list[float], Field(min_length=1)]
 
 
 class FilterEntry(BaseModel):
-    """One entry of a filter list: applies to tensors whose name contains `filter` (none = the default)."""
+    """One entry of a filter list: applies to tensors whose name contains `filter` (`"*"` or none: every tensor)."""
 
     model_config = ConfigDict(extra="forbid")
     filter: str | None = None

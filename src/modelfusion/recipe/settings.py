@@ -23,13 +23,14 @@ def interpolate_gradient(points: list[float], t: float) -> float:
 def evaluate_setting(value: ParameterValue, tensor_name: str, t: float) -> Any:
     """The value of a setting for `tensor_name` at layer position t (0 = first layer, 1 = last).
 
-    A filter list takes the first entry whose `filter` is a substring of the tensor name, else the first
-    entry without a filter; None if nothing matches (the next level of precedence then decides).
+    A filter list takes the first entry, in order, that has no `filter`, whose `filter` is "*" (every tensor), or
+    whose `filter` is a substring of the tensor name (mergekit 0.1.5's rule: no other wildcard); None if nothing
+    matches (the next level of precedence then decides).
     """
     if isinstance(value, list):
         if value and isinstance(value[0], FilterEntry):
             for entry in value:
-                if entry.filter is None or entry.filter in tensor_name:
+                if entry.filter is None or entry.filter == "*" or entry.filter in tensor_name:
                     return evaluate_setting(entry.value, tensor_name, t)
             return None
         return interpolate_gradient([float(v) for v in value], t)
