@@ -15,11 +15,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from modelfusion.checkpoint import Checkpoint, open_checkpoint
+from modelfusion.checkpoint import Checkpoint
 from modelfusion.errors import CheckpointError, PlanError, RecipeWarning
+from modelfusion.pipeline.model_refs import ModelTarget, absolute, model_identity, open_model, resolve_model
 from modelfusion.pipeline.options import MergeOptions
 from modelfusion.pipeline.planned_output import planned_checkpoint
-from modelfusion.pipeline.sources import dump_recipe, resolve_model_path
+from modelfusion.pipeline.sources import dump_recipe
 from modelfusion.plan import MergePlan, build_plan
 from modelfusion.plan.stages import check_stage_names, model_refs, path_identity, rename_models, stage_key
 from modelfusion.plan.statistics import resolve_statistics_path
@@ -36,8 +37,9 @@ class StageSpec:
     recipe: Recipe
     text: str
     """The recipe text written beside the output (and part of the resume fingerprint)."""
-    paths: Mapping[str, Path]
-    """Model reference in `recipe` -> path to open (an earlier stage's cache folder, once computed)."""
+    paths: Mapping[str, ModelTarget]
+    """Model reference in `recipe` -> path to open (an earlier stage's cache folder, once computed), or a base
+    and the LoRA adapter applied to it (`BASE+ADAPTER`)."""
     out: Path
     """OUT for the last stage, else the stage's cache folder."""
     where: str | None
@@ -60,23 +62,28 @@ def resolve_stages(loaded: list[LoadedRecipe], out: Path, options: MergeOptions)
         name = st.recipe.name
         where = f"{st.source or 'recipe'} (stage {i + 1}{f' {name!r}' if name else ''})"
         paths: dict[str, str] = {}
+        targets: dict[str, ModelTarget] = {}
         missing = []
         for ref in model_refs(st.recipe):
             if ref in folders:
                 paths[ref] = str(folders[ref])
+                targets[paths[ref]] = folders[ref]
                 continue
             try:
-                p = resolve_model_path(ref, st.source)
+                p = resolve_model(ref, st.source, folders)
             except CheckpointError as e:  # a Hugging Face id that cannot be had
                 missing.append(str(e))
                 continue
             if p is None:
                 missing.append(f"model '{ref}' not found (neither an earlier stage's name, a path nor a Hub id)")
             else:
-                paths[ref] = str(p.resolve())
+                target = absolute(p)
+                paths[ref] = str(target)
+                targets[paths[ref]] = target
         if missing:
             raise PlanError(missing, where)
-        ids = {ref: keys[ref] if ref in keys else path_identity(Path(p)) for ref, p in paths.items()}
+        stage_keys = {folders[n]: keys[n] for n in keys}
+        ids = {ref: keys[ref] if ref in keys else model_identity(targets[p], stage_keys) for ref, p in paths.items()}
         key = stage_key(
             st.recipe, ids.__getitem__, options.random_seed, options.device, __version__, _statistics_identity(st)
         )
@@ -91,7 +98,7 @@ def resolve_stages(loaded: list[LoadedRecipe], out: Path, options: MergeOptions)
                 name,
                 recipe,
                 dump_recipe(recipe),
-                {p: Path(p) for p in paths.values()},
+                targets,
                 folder,
                 where,
                 final,
@@ -116,7 +123,7 @@ def _single(stage: LoadedRecipe, out: Path) -> StageSpec:
     missing, paths = [], {}
     for ref in stage.recipe.model_paths():
         try:
-            path = resolve_model_path(ref, stage.source)
+            path = resolve_model(ref, stage.source)
         except CheckpointError as e:  # a Hugging Face id that cannot be had
             missing.append(str(e))
             continue
@@ -171,13 +178,13 @@ def plan_stage(
     planned = planned or {}
     opened: dict[str, Checkpoint] = {}
     checkpoints: dict[str, Checkpoint] = {}
+    provisional = False
     try:
         for ref in spec.recipe.model_paths():
-            path = spec.paths[ref]
-            if path in planned:
-                checkpoints[ref] = planned[path]
-            else:
-                checkpoints[ref] = opened[ref] = open_checkpoint(path, label=ref)
+            checkpoints[ref], on_planned = open_model(spec.paths[ref], ref, planned)
+            provisional |= on_planned
+            if all(checkpoints[ref] is not p for p in planned.values()):
+                opened[ref] = checkpoints[ref]
         plan = build_plan(
             spec.recipe,
             checkpoints,
@@ -197,7 +204,7 @@ def plan_stage(
         for c in opened.values():
             c.close()
         raise
-    return PlannedStage(spec, plan, list(opened.values()), provisional=len(opened) < len(checkpoints))
+    return PlannedStage(spec, plan, list(opened.values()), provisional=provisional)
 
 
 class StagePlans:
