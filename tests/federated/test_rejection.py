@@ -9,10 +9,10 @@ import torch
 
 pytest.importorskip("flwr")
 
-from flwr.app import ArrayRecord  # noqa: E402
+from flwr.app import ArrayRecord
 
-from modelfusion.federated import MergeStrategy  # noqa: E402
-from tests.federated.helpers import clients, error_reply, reply, state  # noqa: E402
+from modelfusion.federated import MergeStrategy
+from tests.federated.helpers import clients, error_reply, reply, state
 
 
 def _bad(g):

@@ -7,13 +7,13 @@ import torch
 
 pytest.importorskip("flwr")
 
-from flwr.app import ArrayRecord  # noqa: E402
-from flwr.serverapp.strategy import FedAvg  # noqa: E402
+from flwr.app import ArrayRecord
+from flwr.serverapp.strategy import FedAvg
 
-from modelfusion import merge_state_dicts  # noqa: E402
-from modelfusion.errors import RecipeError  # noqa: E402
-from modelfusion.federated import MergeStrategy  # noqa: E402
-from tests.federated.helpers import clients, reply, state  # noqa: E402
+from modelfusion import merge_state_dicts
+from modelfusion.errors import RecipeError
+from modelfusion.federated import MergeStrategy
+from tests.federated.helpers import clients, reply, state
 
 COUNTS = [10, 30, 60]
 

@@ -5,8 +5,8 @@ examples; its update (task vector) is δ_i = θ_i − g. Optionally each update 
 all its float entries:  δ_i ← δ_i · min(1, c / ‖δ_i‖₂). The new global model is then
 
 - methods with a base (ties, dare_ties, task_arithmetic, slerp, the SVD family, ...):
-  g' = M(g + δ_1, ..., g + δ_n; base = g), i.e. exactly `modelfusion.merge_state_dicts(clients, method, base=g, ...)` (the same in-memory plan
-  and engine as `modelfusion merge`);
+  g' = M(g + δ_1, ..., g + δ_n; base = g), i.e. exactly `modelfusion.merge_state_dicts(clients, method,
+  base=g, ...)`: the same in-memory plan and engine as `modelfusion merge`;;
 - methods without one (linear, karcher, passthrough):  g' = g + M(δ_1, ..., δ_n).
 
 Per-model weights default to w_i = n_i / Σ_j n_j (unless the method parameters set `weight`), so `linear` gives
