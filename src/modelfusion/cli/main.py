@@ -7,6 +7,7 @@ import typer
 from modelfusion.cli.calibrate_cmd import calibrate_command
 from modelfusion.cli.compare_cmd import compare_command
 from modelfusion.cli.ensemble_cmd import ensemble_app
+from modelfusion.cli.federated_cmd import federated_app
 from modelfusion.cli.inspect_cmd import inspect_command
 from modelfusion.cli.merge_cmd import merge_command
 from modelfusion.cli.methods_cmd import methods_command
@@ -26,6 +27,7 @@ app.command("inspect")(inspect_command)
 app.command("compare")(compare_command)
 app.command("search")(search_command)
 app.command("calibrate")(calibrate_command)
+app.add_typer(federated_app, name="federated")
 
 
 def run() -> None:
