@@ -60,6 +60,12 @@ def compare(name: str, ours: dict[str, torch.Tensor], theirs: dict[str, torch.Te
     return ("rounding" if ulps <= 1.0 else "differs"), detail
 
 
+def differing_fraction(ours: dict[str, torch.Tensor], theirs: dict[str, torch.Tensor]) -> float:
+    """Fraction of entries that differ once mergekit's output is cast to modelfusion's dtype."""
+    differ = sum(int((ours[k] != theirs[k].to(ours[k].dtype)).sum()) for k in theirs)
+    return differ / sum(t.numel() for t in theirs.values())
+
+
 def _mergekit_refuses(recipe: dict, models: dict[str, Path], work: Path) -> str | None:
     """mergekit-yaml's error (last line), or None when it merges."""
     work.mkdir(parents=True, exist_ok=True)
@@ -117,10 +123,16 @@ def measure(work: Path) -> dict[str, dict]:
             ours = load_folder(work / "modelfusion" / name)
             outcome, detail = compare(name, ours, load_folder(theirs[name]))
             if outcome == "differs" and f"{name}@f32" in theirs:
-                ref, ref_detail = compare(name, ours, load_folder(theirs[f"{name}@f32"]))
+                reference = load_folder(theirs[f"{name}@f32"])
+                ref, ref_detail = compare(name, ours, reference)
                 if ref in ("identical", "rounding"):
                     outcome = "float32 compute"
                     detail = f"vs mergekit in float32 on the same rounded inputs: {ref} {ref_detail}; vs its {detail}"
+                else:
+                    fraction = differing_fraction(ours, reference)
+                    detail = f"{fraction:.2%} of entries differ from mergekit's float32 computation ({ref_detail})"
+                    rows[name] = {"outcome": outcome, "detail": detail, "differing_fraction_vs_f32": fraction}
+                    continue
         rows[name] = {"outcome": outcome, "detail": detail}
     return rows
 

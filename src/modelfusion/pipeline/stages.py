@@ -242,7 +242,7 @@ def plan_stages(
             )
             stages.append(stage)
             for message in stage.plan.warnings:
-                warnings.warn(RecipeWarning(f"{spec.where}: {message}" if spec.where else message), stacklevel=2)
+                warnings.warn(RecipeWarning(f"{spec.where}: {message}" if spec.where else message), stacklevel=4)
             if not spec.final and not spec.out.exists():
                 planned[spec.out] = planned_checkpoint(str(spec.out), stage.plan)
     except BaseException:
