@@ -12,8 +12,8 @@ def __getattr__(name: str):
         from modelfusion import api
 
         return getattr(api, name)
-    if name == "search":  # the package modelfusion.search, callable as its function search() (needs optuna)
-        import importlib
+    if name == "search":  # the function; its package is modelfusion.recipe_search (needs optuna)
+        from modelfusion.recipe_search import search
 
-        return importlib.import_module("modelfusion.search")
+        return search
     raise AttributeError(f"module 'modelfusion' has no attribute {name!r}")

@@ -34,7 +34,7 @@ def make_models(root: Path, layers: int, dim: int) -> dict[str, Path]:
 
 def main() -> None:
     from modelfusion import merge
-    from modelfusion.search.trial_merge import TrialMerger
+    from modelfusion.recipe_search.trial_merge import TrialMerger
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--layers", type=int, default=12)

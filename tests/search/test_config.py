@@ -6,9 +6,9 @@ import pytest
 import yaml
 
 from modelfusion.errors import UserError
-from modelfusion.search import search
-from modelfusion.search.config import load_search_config
-from modelfusion.search.space import find_ranges
+from modelfusion import search
+from modelfusion.recipe_search.config import load_search_config
+from modelfusion.recipe_search.space import find_ranges
 
 from .helpers import weights_config
 

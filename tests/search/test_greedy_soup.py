@@ -6,7 +6,7 @@ import csv
 
 import yaml
 
-from modelfusion.search import search
+from modelfusion import search
 
 from .conftest import tiny_state
 from .helpers import distance

@@ -10,7 +10,7 @@ import torch
 import yaml
 
 from modelfusion import merge
-from modelfusion.search import search
+from modelfusion import search
 
 from .conftest import tiny_state
 from .helpers import distance, weights_config

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 
-from modelfusion.search import search
+from modelfusion import search
 
 from .helpers import distance, weights_config
 

@@ -22,7 +22,7 @@ def search_command(
 
     console = Console(stderr=True)
     with user_errors():  # its own Ctrl-C message is about merges: ours comes first
-        from modelfusion.search import search
+        from modelfusion.recipe_search import search
 
         progress, on_trial = _progress(console, quiet)
         try:

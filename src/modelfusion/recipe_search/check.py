@@ -7,8 +7,8 @@ from typing import Any
 
 from modelfusion.errors import PlanError, RecipeError, UserError
 from modelfusion.methods import get_method
-from modelfusion.search.config import SearchConfig
-from modelfusion.search.space import Range, fill
+from modelfusion.recipe_search.config import SearchConfig
+from modelfusion.recipe_search.space import Range, fill
 
 
 def method_choices(config: SearchConfig) -> list[str]:

@@ -6,21 +6,22 @@ import contextlib
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import optuna
 
 from modelfusion.errors import OutputError
-from modelfusion.search.check import check_plans, check_ranges
-from modelfusion.search.config import SearchConfig
-from modelfusion.search.objective import Objective, ObjectiveFn, make_objective
-from modelfusion.search.outputs import trial_state, write_best, write_trials_csv
-from modelfusion.search.report import write_report
-from modelfusion.search.samplers import make_sampler
-from modelfusion.search.space import fill
-from modelfusion.search.study import best_trial, done_count, fingerprint, open_study, storage_url
-from modelfusion.search.summary import SearchSummary
-from modelfusion.search.trial import TrialRunner
-from modelfusion.search.trial_merge import DEFAULT_MEMORY_BUDGET, TrialMerger
+from modelfusion.recipe_search.check import check_plans, check_ranges
+from modelfusion.recipe_search.config import SearchConfig
+from modelfusion.recipe_search.objective import Objective, ObjectiveFn, make_objective
+from modelfusion.recipe_search.outputs import trial_state, write_best, write_trials_csv
+from modelfusion.recipe_search.report import write_report
+from modelfusion.recipe_search.samplers import make_sampler
+from modelfusion.recipe_search.space import fill
+from modelfusion.recipe_search.study import best_trial, done_count, fingerprint, open_study, storage_url
+from modelfusion.recipe_search.summary import SearchSummary
+from modelfusion.recipe_search.trial import TrialRunner
+from modelfusion.recipe_search.trial_merge import DEFAULT_MEMORY_BUDGET, TrialMerger
 
 TrialCallback = Callable[[optuna.Study, optuna.trial.FrozenTrial, int, int], None]
 """on_trial(study, trial, done, total): called after each trial (done counts the resumed ones)."""
@@ -59,8 +60,13 @@ def run_search(
     threads: int = 1,
     on_trial: TrialCallback | None = None,
     plots: bool = True,
+    ray: str | None = None,
 ) -> SearchSummary:
-    """Run (or continue) the search of `config` into `out`; every check happens before the first trial."""
+    """Run (or continue) the search of `config` into `out`; every check happens before the first trial.
+
+    `ray`: None runs trials here (`workers` threads); `local`, `auto` or a cluster address runs them on `workers`
+    Ray actors (see ray_trials.py).
+    """
     settings = config.settings
     objective = make_objective(objective_fn, settings, config.source)
     check_ranges(config)
@@ -76,12 +82,8 @@ def run_search(
         with _quiet_optuna():
             study = open_study(url, settings.direction, key, optuna.samplers.RandomSampler(), config.where)
             try:
-                if settings.sampler == "greedy_soup":
-                    from modelfusion.search.greedy_soup import run_greedy_soup
-
-                    run_greedy_soup(study, config, merger, objective, on_trial)
-                else:
-                    _optimize(study, config, merger, objective, on_trial)
+                with _trial_place(ray, config.where) as ray_module:
+                    _execute(study, config, merger, objective, on_trial, ray_module, threads)
             finally:
                 write_trials_csv(out, study)
             return _finish(study, config, merger, objective, out, url, merge_best, plots)
@@ -89,14 +91,39 @@ def run_search(
         merger.close()
 
 
-def _optimize(
+@contextlib.contextmanager
+def _trial_place(ray: str | None, where: str) -> Iterator[Any]:
+    """The ray module, connected, when trials run on Ray; else None."""
+    if ray is None:
+        yield None
+        return
+    from modelfusion.recipe_search.ray_trials import ray_session
+
+    with ray_session(ray, where) as module:
+        yield module
+
+
+def _execute(
     study: optuna.Study,
     config: SearchConfig,
     merger: TrialMerger,
     objective: Objective,
     on_trial: TrialCallback | None,
+    ray: Any,
+    threads: int,
 ) -> None:
     settings = config.settings
+    if settings.sampler == "greedy_soup":
+        from modelfusion.recipe_search.greedy_soup import run_greedy_soup
+
+        if ray is None:
+            run_greedy_soup(study, config, merger, objective, on_trial)
+            return
+        from modelfusion.recipe_search.ray_trials import soup_scorer
+
+        with soup_scorer(ray, merger, objective, threads) as run:
+            run_greedy_soup(study, config, merger, objective, on_trial, run)
+        return
     done = done_count(study)
     study.sampler = make_sampler(settings.sampler, config.ranges, settings.seed, done)
     total = settings.trials
@@ -109,8 +136,14 @@ def _optimize(
         if on_trial is not None:
             on_trial(s, t, progress["done"], total)
 
+    runner = TrialRunner(config, merger, objective)
+    if ray is not None:
+        from modelfusion.recipe_search.ray_trials import optimize_on_ray
+
+        optimize_on_ray(ray, study, config, runner, total - done, after, threads)
+        return
     study.optimize(
-        TrialRunner(config, merger, objective),
+        runner,
         n_trials=total - done,
         timeout=settings.timeout,
         n_jobs=settings.workers,

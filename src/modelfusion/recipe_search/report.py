@@ -8,8 +8,8 @@ from pathlib import Path
 import optuna
 from optuna.trial import TrialState
 
-from modelfusion.search.outputs import atomic_write
-from modelfusion.search.summary import SearchSummary
+from modelfusion.recipe_search.outputs import atomic_write
+from modelfusion.recipe_search.summary import SearchSummary
 
 PLOTS = {
     "optimization_history": "plot_optimization_history",

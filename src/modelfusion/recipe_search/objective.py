@@ -6,10 +6,9 @@ called with the state dict only. A dict result names its scores; `search.metric`
 
 from __future__ import annotations
 
-import importlib.util
 import inspect
 import math
-import sys
+import types
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +28,14 @@ class Objective:
     fn: ObjectiveFn
     metric: str | None = None
     label: str = "objective"
+    source: tuple[str, str, str, str] | None = None
+    """(file text, file path, function name, config) when loaded from a file: what pickling ships."""
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        if self.source is None:  # a Python callable: pickled by value or reference by cloudpickle (Ray)
+            return (Objective, (self.fn, self.metric, self.label))
+        text, path, name, where = self.source
+        return (objective_from_source, (text, path, name, self.metric, self.label, where))
 
     @property
     def takes_split(self) -> bool:
@@ -80,20 +87,31 @@ def load_python_objective(ref: str, config_file: Path | None, metric: str | None
         path = config_file.parent / path
     if not path.is_file():
         raise RecipeError(f"objective file '{file}' not found", where)
-    module_name = f"_modelfusion_objective_{abs(hash(str(path.resolve())))}"
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    if spec is None or spec.loader is None:
-        raise RecipeError(f"cannot import objective file '{file}'", where)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module  # so Ray / pickling can find functions defined there
     try:
-        spec.loader.exec_module(module)
+        source = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise RecipeError(f"cannot read objective file '{file}': {e}", where) from None
+    return objective_from_source(source, str(path.resolve()), name, metric, f"{file}:{name}", where)
+
+
+def objective_from_source(source: str, path: str, name: str, metric: str | None, label: str, where: str) -> Objective:
+    """Run the objective file's text as a module of its own (not registered in sys.modules) and take `name`.
+
+    The Objective pickles as this text, not as the function: a Ray worker (or any process) unpickling it runs the
+    file once there, so the objective and whatever the file loads at import travel once per worker.
+    """
+    module = types.ModuleType(Path(path).stem)
+    module.__file__ = path
+    try:
+        exec(compile(source, path, "exec"), module.__dict__)
     except Exception as e:
-        raise RecipeError(f"importing objective file '{file}' failed: {type(e).__name__}: {e}", where) from None
+        raise RecipeError(
+            f"importing objective file '{label.rpartition(':')[0]}' failed: {type(e).__name__}: {e}", where
+        ) from None
     fn = getattr(module, name, None)
     if not callable(fn):
-        raise RecipeError(f"objective file '{file}' has no function '{name}'", where)
-    return Objective(fn, metric, f"{file}:{name}")
+        raise RecipeError(f"objective file '{label.rpartition(':')[0]}' has no function '{name}'", where)
+    return Objective(fn, metric, label, source=(source, path, name, where))
 
 
 def make_objective(fn: ObjectiveFn | None, settings: Any, config_file: Path | None) -> Objective:

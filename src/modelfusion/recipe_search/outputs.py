@@ -11,7 +11,7 @@ import optuna
 import yaml
 from optuna.trial import FrozenTrial
 
-from modelfusion.search.study import counted
+from modelfusion.recipe_search.study import counted
 
 
 def atomic_write(path: Path, text: str) -> None:

@@ -6,7 +6,7 @@ from typing import Any
 
 import optuna
 
-from modelfusion.search.space import Range
+from modelfusion.recipe_search.space import Range
 
 
 def make_sampler(name: str, ranges: list[Range], seed: int | None, done: int) -> optuna.samplers.BaseSampler:

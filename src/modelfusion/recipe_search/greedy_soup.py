@@ -9,18 +9,17 @@ replays finished trials from the database and scores only what is missing.
 from __future__ import annotations
 
 import copy
-import time
-import traceback
 from collections.abc import Callable
 
 import optuna
 from optuna.trial import TrialState
 
 from modelfusion.errors import RecipeError
-from modelfusion.search.config import SearchConfig
-from modelfusion.search.objective import Objective
-from modelfusion.search.study import counted
-from modelfusion.search.trial_merge import TrialMerger
+from modelfusion.recipe_search.config import SearchConfig
+from modelfusion.recipe_search.objective import Objective
+from modelfusion.recipe_search.study import counted
+from modelfusion.recipe_search.trial import Attempt, attempt, record
+from modelfusion.recipe_search.trial_merge import TrialMerger
 
 
 def _soup_recipe(template: dict, members: list[int]) -> dict:
@@ -35,7 +34,10 @@ def run_greedy_soup(
     merger: TrialMerger,
     objective: Objective,
     on_trial: Callable[..., None] | None,
+    run: Attempt | None = None,
 ) -> None:
+    """The soup, trial by trial; `run(recipe) -> outcome` scores one soup (default: here, see trial.attempt)."""
+    run = run or (lambda recipe: attempt(merger, objective, recipe))
     models = config.template.get("models")
     if not models:
         raise RecipeError("greedy_soup needs a 'models' list (its ingredients)", config.where)
@@ -50,7 +52,7 @@ def run_greedy_soup(
     def score(members: list[int]) -> float | None:
         key = tuple(members)
         if key not in known:
-            known[key] = _trial(study, config, merger, objective, members)
+            known[key] = _trial(study, config, merger, run, members)
             if on_trial is not None:
                 on_trial(study, study.trials[-1], len(known), total)
         return known[key]
@@ -71,24 +73,21 @@ def run_greedy_soup(
 
 
 def _trial(
-    study: optuna.Study, config: SearchConfig, merger: TrialMerger, objective: Objective, members: list[int]
+    study: optuna.Study, config: SearchConfig, merger: TrialMerger, run: Attempt, members: list[int]
 ) -> float | None:
     """Score one soup as a new trial; None if it failed (recorded as FAIL with its error)."""
     trial = study.ask()
     trial.set_user_attr("soup", members)
-    start = time.perf_counter()
     try:
         recipe = merger.resolve(_soup_recipe(config.template, members), config.where)
-        trial.set_user_attr("recipe", recipe.model_dump(mode="json", exclude_none=True))
-        value, scores = objective(merger.merge(recipe), "validation")
-        for name, s in scores.items():
-            trial.set_user_attr(f"score_{name}", s)
     except Exception as e:
-        trial.set_user_attr("error", f"{type(e).__name__}: {e}"[:2000])
-        trial.set_user_attr("traceback", traceback.format_exc()[-4000:])
-        trial.set_user_attr("seconds", round(time.perf_counter() - start, 4))
+        outcome = {"error": f"{type(e).__name__}: {e}"[:2000], "seconds": 0.0}
+    else:
+        trial.set_user_attr("recipe", recipe.model_dump(mode="json", exclude_none=True))
+        outcome = run(trial.user_attrs["recipe"])
+    record(trial, outcome)
+    if "error" in outcome:
         study.tell(trial, state=TrialState.FAIL)
         return None
-    trial.set_user_attr("seconds", round(time.perf_counter() - start, 4))
-    study.tell(trial, value)
-    return value
+    study.tell(trial, outcome["value"])
+    return outcome["value"]

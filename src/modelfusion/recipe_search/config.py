@@ -10,7 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from modelfusion.errors import RecipeError
-from modelfusion.search.space import Range, find_ranges
+from modelfusion.recipe_search.space import Range, find_ranges
 
 SAMPLERS = ("tpe", "cmaes", "random", "grid", "greedy_soup")
 

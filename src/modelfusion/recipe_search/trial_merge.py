@@ -46,6 +46,9 @@ class TrialMerger:
                 self.paths[ref] = str(path.resolve())
         if missing:
             raise PlanError(missing, str(config_file) if config_file else None)
+        self._open()
+
+    def _open(self) -> None:
         self.checkpoints: dict[str, Checkpoint] = {}
         try:
             for path in dict.fromkeys(self.paths.values()):
@@ -63,12 +66,32 @@ class TrialMerger:
             for path, ckpt in list(self.checkpoints.items()):
                 state = {name: ckpt.read(name) for name in ckpt.infos}
                 ckpt.close()
-                self.checkpoints[path] = Checkpoint(
-                    ckpt.label, [StateDictSource(state, ckpt.label)], ckpt.path, config=ckpt.config
-                )
-                self._input_ptrs |= {t.untyped_storage().data_ptr() for t in state.values()}
+                self._keep(path, ckpt.label, ckpt.path, ckpt.config, state)
             self.in_memory = True
         return self.in_memory
+
+    def _keep(self, path: str, label: str, folder: Path | None, config: Any, state: dict[str, torch.Tensor]) -> None:
+        self.checkpoints[path] = Checkpoint(label, [StateDictSource(state, label)], folder, config=config)
+        self._input_ptrs |= {t.untyped_storage().data_ptr() for t in state.values()}
+
+    def __getstate__(self) -> dict[str, Any]:
+        """What a Ray worker receives: the held tensors when in memory, else only the paths (reopened there)."""
+        held = None
+        if self.in_memory:
+            held = {
+                p: (c.label, c.path, c.config, {n: c.read(n) for n in c.infos}) for p, c in self.checkpoints.items()
+            }
+        return {"paths": self.paths, "threads": self.threads, "random_seed": self.random_seed, "held": held}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.paths, self.threads, self.random_seed = state["paths"], state["threads"], state["random_seed"]
+        if state["held"] is None:
+            self._open()
+            return
+        self.checkpoints, self._input_ptrs, self.in_memory = {}, set(), True
+        for path, (label, folder, config, tensors) in state["held"].items():
+            self._keep(path, label, folder, config, tensors)
+        self.input_bytes = sum(c.nbytes for c in self.checkpoints.values())
 
     def resolve(self, recipe: dict[str, Any], where: str | None = None) -> Recipe:
         """The trial's recipe with model references as absolute paths (what best.yaml holds)."""

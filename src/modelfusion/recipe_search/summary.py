@@ -1,4 +1,4 @@
-"""What `modelfusion.search` returns: the study summary."""
+"""What `modelfusion.recipe_search` returns: the study summary."""
 
 from __future__ import annotations
 

@@ -1,23 +1,23 @@
 """Automated merging: a recipe with ranges in, Optuna trials merged in memory and scored, the best recipe out.
 
+The public entry point is `modelfusion.search(...)` (this package's `search`, re-exported lazily).
+
 Needs the `search` extra (optuna, cmaes). See docs/search.md.
 """
 
 from __future__ import annotations
 
-import sys
-import types
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from modelfusion.search.config import SearchConfig, SearchSettings, load_search_config
-from modelfusion.search.objective import ObjectiveFn
-from modelfusion.search.summary import SearchSummary
+from modelfusion.recipe_search.config import SearchConfig, SearchSettings, load_search_config
+from modelfusion.recipe_search.objective import ObjectiveFn
+from modelfusion.recipe_search.summary import SearchSummary
 
 __all__ = ["SearchConfig", "SearchSettings", "SearchSummary", "load_search_config", "search"]
 
-RUN_OPTIONS = ("merge_best", "memory_budget", "threads", "on_trial", "plots")
+RUN_OPTIONS = ("merge_best", "memory_budget", "threads", "on_trial", "plots", "ray")
 
 
 def search(
@@ -31,10 +31,11 @@ def search(
     `objective(state_dict, split) -> float | dict[str, float]` overrides the config's `search.objective`.
     `options`: any key of the `search:` section (trials, sampler, seed, direction, timeout, workers, storage,
     metric), and merge_best (write OUT/model), memory_budget (bytes of inputs held in memory across trials),
-    threads (per merge), on_trial(study, trial, done, total), plots (PNGs in the report).
+    threads (per merge), on_trial(study, trial, done, total), plots (PNGs in the report), ray (`local`, `auto` or a
+    cluster address: trials run on `workers` Ray actors).
     """
     _require_optuna()
-    from modelfusion.search.run import run_search
+    from modelfusion.recipe_search.run import run_search
 
     run = {k: options.pop(k) for k in RUN_OPTIONS if k in options}
     cfg = load_search_config(config, **options)
@@ -48,14 +49,3 @@ def _require_optuna() -> None:
         from modelfusion.errors import UserError
 
         raise UserError("modelfusion search needs the search extra: pip install 'modelfusion[search]'") from None
-
-
-class _CallableModule(types.ModuleType):
-    """`modelfusion.search` is this package and the function: importing the package sets it as the attribute
-    of `modelfusion`, so the package itself is callable, and `modelfusion.search(...)` is `search(...)`."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> SearchSummary:
-        return search(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
