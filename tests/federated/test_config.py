@@ -44,3 +44,14 @@ def test_small_alpha_is_skewed():
     parts = partition(labels, 4, "dirichlet", alpha=0.1, seed=0)
     top_share = [max(sum(1 for i in p if labels[i] == c) for c in range(4)) / len(p) for p in parts]
     assert sum(top_share) / 4 > 0.6
+
+
+def test_import_and_cli_load_neither_flower_nor_ray():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, modelfusion, modelfusion.federated, modelfusion.cli.main;"
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('flwr', 'ray')]; assert not bad, bad"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
