@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from modelfusion.cli.adamerge_cmd import adamerge_command
 from modelfusion.cli.calibrate_cmd import calibrate_command
 from modelfusion.cli.compare_cmd import compare_command
 from modelfusion.cli.ensemble_cmd import ensemble_app
@@ -27,6 +28,7 @@ app.command("inspect")(inspect_command)
 app.command("compare")(compare_command)
 app.command("search")(search_command)
 app.command("calibrate")(calibrate_command)
+app.command("adamerge")(adamerge_command)
 app.add_typer(federated_app, name="federated")
 
 
