@@ -22,7 +22,12 @@ def merge_command(
     threads: int = typer.Option(0, "--threads", "--num-threads", "-j", help="Worker threads (0 = number of cores)."),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda or cuda:N."),
     cuda: bool = typer.Option(False, "--cuda/--no-cuda", help="Same as --device cuda.", rich_help_panel=_MK),
-    out_shard_size: str = typer.Option("5GB", "--out-shard-size", help="Largest output shard, e.g. 5GB."),
+    out_shard_size: str = typer.Option(
+        "5GB",
+        "--out-shard-size",
+        help="Largest output shard in bytes: 5GB, 500MiB, 1000000, or mergekit's 5B / 500M / 2K (billion, million, "
+        "thousand bytes).",
+    ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Check and print the plan; write nothing."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUT once the new merge is complete."),
     random_seed: int = typer.Option(0, "--random-seed", help="Seed for random methods (DARE, DELLA)."),
