@@ -2,7 +2,7 @@
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt pyproject.toml | md5sum | cut -c1-8)
+STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt requirements-federated.txt pyproject.toml | md5sum | cut -c1-8)
 MERGEKIT := .peers/mergekit/bin/mergekit-yaml
 
 .PHONY: setup test lint peers data demo bench clean
@@ -10,9 +10,10 @@ MERGEKIT := .peers/mergekit/bin/mergekit-yaml
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
 
-$(STAMP): $(BIN)/python requirements-dev.txt pyproject.toml
+$(STAMP): $(BIN)/python requirements-dev.txt requirements-federated.txt pyproject.toml
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -r requirements-dev.txt
+	$(BIN)/pip install -q --no-deps -r requirements-federated.txt  # flwr pins older typer/rich; see the file
 	$(BIN)/pip install -q --no-deps -e .
 	touch $(STAMP)
 
