@@ -73,9 +73,9 @@ def build_ensemble(config: EnsembleConfig, config_path: str | Path) -> Any:
     final = make_estimator(c.final_estimator, f"{where}: combiner.final_estimator") if c.final_estimator else None
     if config.task == "regression":
         if c.type == "averaging":
-            return AveragingEnsembleRegressor(members, weights=c.weights)
-        return StackingEnsembleRegressor(members, final, cv=c.cv, passthrough=c.passthrough)
+            return AveragingEnsembleRegressor(members, weights=c.weights, n_jobs=c.n_jobs)
+        return StackingEnsembleRegressor(members, final, cv=c.cv, passthrough=c.passthrough, n_jobs=c.n_jobs)
     if c.type == "stacking":
-        return StackingEnsemble(members, final, cv=c.cv, passthrough=c.passthrough)
+        return StackingEnsemble(members, final, cv=c.cv, passthrough=c.passthrough, n_jobs=c.n_jobs)
     voting = {"soft_voting": "soft", "hard_voting": "hard", "logit_averaging": "logit"}[c.type]
-    return VotingEnsemble(members, voting=voting, weights=c.weights)
+    return VotingEnsemble(members, voting=voting, weights=c.weights, n_jobs=c.n_jobs)

@@ -7,7 +7,7 @@ members:
      preprocess: [sklearn.preprocessing.StandardScaler]}
   - {name: net, type: torch_net, params: {hidden_layer_sizes: [32], epochs: 100}}
   - {name: bert, type: hf, path: models/bert-sst2, classes: [neg, pos]}
-combiner: {type: stacking, cv: 5, final_estimator: {estimator: sklearn.linear_model.LogisticRegression}}
+combiner: {type: stacking, cv: 5, final_estimator: {estimator: sklearn.linear_model.LogisticRegression}, n_jobs: 2}
 evaluation: {folds: 5, metric: accuracy, seed: 0}
 """
 
@@ -61,6 +61,7 @@ class Combiner(Strict):
     final_estimator: EstimatorSpec | None = None
     cv: int = Field(5, ge=2)
     passthrough: bool = False
+    n_jobs: int | None = Field(None, description="parallel jobs for fitting / predicting members (joblib)")
 
 
 class DataSpec(Strict):

@@ -90,3 +90,52 @@ def load_dataset(
                     f"column {col!r} is not numeric (row {i + 1}: {row.get(col)!r}); use `text:` for text", where=where
                 ) from None
     return Dataset(X, y, names, False)
+
+
+def load_features(path: str | Path, text: str | None, features: list[str]) -> np.ndarray:
+    """Features to predict on: a CSV / JSONL file with the training's feature columns (or its text column) by name,
+    other columns ignored; or a .npy file holding a 2-d numeric array with the feature columns in training order
+    (numeric features only; read with allow_pickle=False)."""
+    path = Path(path)
+    where = str(path)
+    if path.suffix.lower() == ".npy":
+        return _load_npy(path, text, features)
+    fmt = "jsonl" if path.suffix.lower() in (".jsonl", ".json", ".ndjson") else "csv"
+    rows = _read_rows(path, fmt)
+    if not rows:
+        raise UserError("no data rows", where=where)
+    wanted = [text] if text else features
+    for col in wanted:
+        if col not in rows[0]:
+            raise UserError(f"no column {col!r} (columns: {', '.join(map(str, rows[0]))})", where=where)
+    if text:
+        return np.asarray([str(r.get(text, "")) for r in rows], dtype=object)
+    X = np.empty((len(rows), len(features)))
+    for i, row in enumerate(rows):
+        for j, col in enumerate(features):
+            try:
+                X[i, j] = float(row[col])
+            except (TypeError, ValueError, KeyError):
+                raise UserError(f"column {col!r} is not numeric (row {i + 1}: {row.get(col)!r})", where=where) from None
+    return X
+
+
+def _load_npy(path: Path, text: str | None, features: list[str]) -> np.ndarray:
+    where = str(path)
+    if text:
+        raise UserError(
+            f"this ensemble reads the text column {text!r}: give a CSV or JSONL file, not .npy", where=where
+        )
+    try:
+        X = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise UserError("data file not found", where=where) from None
+    except (OSError, ValueError) as e:
+        raise UserError(f"not a numeric .npy array: {e}", where=where) from None
+    if X.ndim != 2 or X.shape[1] != len(features) or not np.issubdtype(X.dtype, np.number):
+        raise UserError(
+            f"expected a 2-d numeric array with {len(features)} columns ({', '.join(features)}), "
+            f"got shape {X.shape} of {X.dtype}",
+            where=where,
+        )
+    return X.astype(np.float64)

@@ -71,8 +71,8 @@ def cross_validate_ensemble(
     return result
 
 
-def evaluate_config(config_path: str | Path) -> tuple[Any, CVResult]:
-    """Load the config and its data, build the ensemble, cross-validate it. Returns (config, result)."""
+def prepare_config(config_path: str | Path) -> tuple[Any, Any, Any]:
+    """Load and check the config and its data, build the (unfitted) ensemble. Returns (config, data, ensemble)."""
     from modelfusion.ensemble.build import build_ensemble
     from modelfusion.ensemble.config import load_config
     from modelfusion.ensemble.data import load_dataset
@@ -91,12 +91,24 @@ def evaluate_config(config_path: str | Path) -> tuple[Any, CVResult]:
     data_path = Path(d.path) if Path(d.path).is_absolute() else config_path.parent / d.path
     data = load_dataset(data_path, d.label, d.text, d.features, d.format)
     ensemble = build_ensemble(config, config_path)
+    return config, data, ensemble
+
+
+def cross_validate_config(config: Any, data: Any, ensemble: Any, data_path: str) -> CVResult:
+    """`cross_validate_ensemble` with the config's evaluation settings (a class smaller than `folds` is an error)."""
+    from modelfusion.errors import UserError
+
+    ev = config.evaluation
     if config.task == "classification":
         _, counts = np.unique(data.y, return_counts=True)
-        if counts.min() < config.evaluation.folds:
-            raise UserError(
-                f"a class has {counts.min()} rows, fewer than evaluation.folds={config.evaluation.folds}",
-                where=str(data_path),
-            )
-    ev = config.evaluation
-    return config, cross_validate_ensemble(ensemble, data.X, data.y, ev.folds, ev.metric, ev.seed)
+        if counts.min() < ev.folds:
+            raise UserError(f"a class has {counts.min()} rows, fewer than evaluation.folds={ev.folds}", where=data_path)
+    return cross_validate_ensemble(ensemble, data.X, data.y, ev.folds, ev.metric, ev.seed)
+
+
+def evaluate_config(config_path: str | Path) -> tuple[Any, CVResult]:
+    """Load the config and its data, build the ensemble, cross-validate it. Returns (config, result)."""
+    config, data, ensemble = prepare_config(config_path)
+    d = config.data
+    data_path = Path(d.path) if Path(d.path).is_absolute() else Path(config_path).parent / d.path
+    return config, cross_validate_config(config, data, ensemble, str(data_path))

@@ -98,6 +98,24 @@ class _TorchNet(BaseEstimator):
         self.module_ = net
         self.n_iter_ = self.epochs
 
+    def __getstate__(self) -> dict[str, Any]:
+        """The built-in MLP is stored as its layer sizes and a state dict of numpy arrays (no torch objects), so a
+        fitted net can be saved with skops; a custom `module` factory keeps its module as is."""
+        state = super().__getstate__()
+        if self.module is None and isinstance(state.get("module_"), torch.nn.Module):
+            weights = state["module_"].state_dict()
+            state = {**state, "module_": {k: v.detach().cpu().numpy() for k, v in weights.items()}}
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        weights = state.get("module_")
+        if isinstance(weights, dict):
+            sizes = [int(weights[k].shape[0]) for k in weights if k.endswith(".weight")]
+            net = mlp(int(state["n_features_in_"]), tuple(sizes[:-1]), sizes[-1]).double()
+            net.load_state_dict({k: torch.from_numpy(np.array(v, dtype=np.float64)) for k, v in weights.items()})
+            state = {**state, "module_": net.eval()}
+        super().__setstate__(state)
+
     def _forward(self, X: Any) -> torch.Tensor:
         check_is_fitted(self, "module_")
         X = validate_data(self, X, reset=False, dtype=np.float64)
