@@ -41,6 +41,7 @@ def merge(
     write_model_card: bool = True,
     strict: bool = False,
     allow_crimes: bool = False,
+    out_format: str = "same",
 ) -> MergeResult:
     """Merge the models of `recipe` (a file path, YAML text, dict or Recipe) into the folder `out_dir`.
 
@@ -59,6 +60,8 @@ def merge(
     A recipe setting with no effect (a parameter the method does not use) is a `RecipeWarning`; `strict=True`
     makes it an error. Models of different architectures (config.json's `model_type` / `architectures`) are
     refused unless `allow_crimes=True` (mergekit's --allow-crimes).
+    `out_format="same"` writes the output in the base model's format when it is one lone file (a training
+    checkpoint .pth, Keras .weights.h5, .onnx, .gguf: docs/formats.md); "safetensors" always writes a folder.
     """
     stages = load_stages(recipe)
     options = MergeOptions.create(
@@ -75,6 +78,7 @@ def merge(
         write_model_card=write_model_card,
         strict=strict,
         allow_crimes=allow_crimes,
+        out_format=out_format,
         cache_dir=cache_dir,
         callbacks=Callbacks(on_start=on_start, on_progress=on_progress, on_stage=on_stage),
     )

@@ -16,9 +16,9 @@ import torch
 
 from modelfusion.checkpoint.dtypes import TORCH_TO_SAFETENSORS
 from modelfusion.checkpoint.tensor_info import TensorInfo
+from modelfusion.checkpoint.torch_tree import TensorTree, read_tree, rebuild
 from modelfusion.errors import CheckpointError
 
-NESTED_STATE_KEYS = ("state_dict", "model_state_dict", "model", "module", "params")
 SAFE_TORCH = (2, 6)
 """torch.load(weights_only=True) could still run code before torch 2.6 (CVE-2025-32434)."""
 
@@ -33,21 +33,14 @@ def _require_safe_torch(path: Path) -> None:
         )
 
 
-def _find_state_dict(obj: object) -> dict[str, torch.Tensor] | None:
-    if isinstance(obj, dict):
-        tensors = {k: v for k, v in obj.items() if isinstance(k, str) and isinstance(v, torch.Tensor)}
-        if tensors:
-            return tensors
-        for key in NESTED_STATE_KEYS:
-            if key in obj:
-                found = _find_state_dict(obj[key])
-                if found:
-                    return found
-    return None
-
-
 class PickleFile:
-    """A weights-only torch pickle. Metadata comes from the mapped tensors, so no data is read on open."""
+    """A weights-only torch pickle. Metadata comes from the mapped tensors, so no data is read on open.
+
+    `root` is the loaded object and `tree` where its tensors sit (modelfusion.checkpoint.torch_tree): the
+    output is written in the same layout from them."""
+
+    root: object
+    tree: TensorTree
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
@@ -79,9 +72,11 @@ class PickleFile:
                 f"cannot load PyTorch checkpoint (corrupt or truncated?): {type(e).__name__}: {detail}",
                 where=str(self.path),
             ) from None
-        state = _find_state_dict(obj)
-        if state is None:
-            raise CheckpointError("holds no tensors (expected a state dict)", where=str(self.path))
+        found = read_tree(obj)
+        if isinstance(found, str):
+            raise CheckpointError(found, where=str(self.path))
+        state, self.tree = found
+        self.root = obj
         for name, t in state.items():
             if t.layout != torch.strided or t.dtype not in TORCH_TO_SAFETENSORS or t.is_quantized:
                 raise CheckpointError(
@@ -96,3 +91,22 @@ class PickleFile:
 
     def close(self) -> None:
         self._tensors = {}
+        self.root = None
+
+    @property
+    def native_name(self) -> str:
+        """The output file name in this file's layout."""
+        return f"model{self.path.suffix}"
+
+    def write_native(self, dest: Path, tensors: dict[str, torch.Tensor]) -> list[str]:
+        """Write `tensors` in this file's layout (nesting, `module.` prefixes, non-tensor entries) to `dest`;
+        returns notes for the model card."""
+        if self.root is None:
+            raise RuntimeError(f"{self.path} is closed")
+        torch.save(rebuild(self.root, self.tree, tensors), dest)
+        if not self.tree.dropped:
+            return []
+        return [
+            f"Dropped from the output: `{'`, `'.join(self.tree.dropped)}` (training state of the base model "
+            f"{self.path.name}; it does not fit the merged weights)."
+        ]

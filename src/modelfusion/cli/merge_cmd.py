@@ -89,6 +89,12 @@ def merge_command(
     allow_crimes: bool = typer.Option(
         False, "--allow-crimes", help="Merge models of different architectures (as mergekit's --allow-crimes)."
     ),
+    out_format: str = typer.Option(
+        "same",
+        "--out-format",
+        help="same: a base model that is one .pth/.weights.h5/.keras/.onnx/.gguf file gives OUT/model.<ext> in its "
+        "format and layout; safetensors: always a safetensors folder.",
+    ),
 ) -> None:
     """Merge the models of RECIPE into the folder OUT."""
     from rich.console import Console
@@ -108,7 +114,7 @@ def merge_command(
             import logging
 
             logging.basicConfig(level=logging.INFO if verbose == 1 else logging.DEBUG, format="%(name)s: %(message)s")
-        files = {"copy_tokenizer": copy_tokenizer, "write_model_card": write_model_card}
+        files = {"copy_tokenizer": copy_tokenizer, "write_model_card": write_model_card, "out_format": out_format}
         if dry_run:
             result = merge(
                 recipe,

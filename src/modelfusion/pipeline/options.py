@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from modelfusion.checkpoint.native_output import check_out_format
 from modelfusion.checkpoint.shard_layout import DEFAULT_SHARD_BYTES, parse_size
 from modelfusion.engine.device import checked_device
 from modelfusion.errors import UserError
@@ -60,6 +61,9 @@ class MergeOptions:
     """Warnings (recipe settings with no effect, e.g. a parameter the method does not use) are errors."""
     allow_crimes: bool = False
     """Merge models whose config.json names different architectures (mergekit's --allow-crimes)."""
+    out_format: str = "same"
+    """'same': a base model that is one lone file (.pth, .weights.h5, .onnx, .gguf) gives an output file in its
+    format and layout; 'safetensors': always a safetensors folder (Hugging Face folders always give one)."""
 
     def __post_init__(self) -> None:
         if isinstance(self.threads, bool) or not isinstance(self.threads, int) or self.threads < 1:
@@ -69,6 +73,7 @@ class MergeOptions:
         if isinstance(self.random_seed, bool) or not isinstance(self.random_seed, int):
             raise UserError(f"random seed must be an integer, got {self.random_seed!r}", where="--random-seed")
         checked_device(self.device)  # a missing GPU is reported before any work
+        check_out_format(self.out_format)
 
     @classmethod
     def create(
@@ -89,6 +94,7 @@ class MergeOptions:
         callbacks: Callbacks | None = None,
         strict: bool = False,
         allow_crimes: bool = False,
+        out_format: str = "same",
     ) -> MergeOptions:
         """Options from user values: threads None or 0 = every core, `out_shard_size` like '5GB' or bytes,
         `cache_dir` None = $MODELFUSION_CACHE or ~/.cache/modelfusion."""
@@ -108,4 +114,5 @@ class MergeOptions:
             callbacks=callbacks or Callbacks(),
             strict=bool(strict),
             allow_crimes=bool(allow_crimes),
+            out_format=out_format,
         )

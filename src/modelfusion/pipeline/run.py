@@ -84,5 +84,6 @@ def _run_stage(stage: PlannedStage, options: MergeOptions) -> tuple[PlanSummary,
         copy_tokenizer=options.copy_tokenizer,
         model_card=options.write_model_card,
         chat_template=spec.recipe.chat_template,
+        out_format=options.out_format if spec.final else "safetensors",  # later stages read earlier ones
     )
     return summary, resumed

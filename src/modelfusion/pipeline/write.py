@@ -8,6 +8,7 @@ from pathlib import Path
 
 from modelfusion.checkpoint.chat_templates import chosen_template, write_chat_template
 from modelfusion.checkpoint.companions import copy_companions, write_model_card
+from modelfusion.checkpoint.native_output import append_notes, write_native
 from modelfusion.checkpoint.provenance import ModelSource, write_provenance
 from modelfusion.checkpoint.publish import discard, lock_staging, make_staging, publish, staging_key, unlock_staging
 from modelfusion.checkpoint.shard_layout import ShardLayout
@@ -35,11 +36,14 @@ def write_output(
     copy_tokenizer: bool = True,
     model_card: bool = True,
     chat_template: str | None = None,
+    out_format: str = "safetensors",
 ) -> int:
     """Merge `plan` into the folder `out`; returns how many tensors were taken from an interrupted run's journal.
 
     `copy_tokenizer=False` copies no tokenizer files (a merged tokenizer is still written); `model_card=False`
     writes no README.md, recipe or provenance; `chat_template` is the recipe's (modelfusion.checkpoint.chat_templates).
+    `out_format="same"` rewrites the shards in the base's format when the base is a lone file of another format
+    (modelfusion.checkpoint.native_output).
     Ctrl-C keeps the staging folder and its journal (for resume); any other error removes it."""
     staging = make_staging(out, key=staging_key(out))
     lock = lock_staging(staging)
@@ -49,6 +53,8 @@ def write_output(
         if index is not None:
             (staging / "model.safetensors.index.json").write_text(index, encoding="utf-8")
         base = plan.checkpoints[plan.base_model] if plan.base_model else None
+        shards = [shard.filename for shard in layout.shards]
+        notes = write_native(base, staging, shards) if out_format == "same" else []
         skip_tokenizer = plan.tokenizer is not None or not copy_tokenizer
         copy_companions(base.folder if base else None, staging, plan.config, plan.out_dtype, skip_tokenizer)
         if plan.tokenizer is not None:
@@ -65,6 +71,7 @@ def write_output(
             write_model_card(staging, models, plan.recipe_text, plan.method)
             write_provenance(staging, models, plan.method, __version__)
             (staging / "modelfusion_recipe.yaml").write_text(plan.recipe_text, encoding="utf-8")
+            append_notes(staging, notes)
         if before_publish is not None:
             before_publish(staging)
         remove_journal(staging)
