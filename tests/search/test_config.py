@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from modelfusion.errors import UserError
 from modelfusion import search
+from modelfusion.errors import UserError
 from modelfusion.recipe_search.config import load_search_config
 from modelfusion.recipe_search.space import find_ranges
 

@@ -9,8 +9,7 @@ import pytest
 import torch
 import yaml
 
-from modelfusion import merge
-from modelfusion import search
+from modelfusion import merge, search
 
 from .conftest import tiny_state
 from .helpers import distance, weights_config

@@ -13,7 +13,12 @@ def search_command(
     config: Path = typer.Argument(..., help="Search config: a recipe with ranges plus a `search:` section."),
     out: Path = typer.Argument(..., help="Folder for study.db, best.yaml, trials.csv, search_report.md."),
     trials: int = typer.Option(None, "--trials", help="Total trials (overrides search.trials; counts resumed ones)."),
-    workers: int = typer.Option(None, "--workers", help="Trials run in parallel threads (overrides search.workers)."),
+    workers: int = typer.Option(
+        None, "--workers", help="Trials at a time: threads, or Ray actors (overrides search.workers)."
+    ),
+    ray: str = typer.Option(
+        None, "--ray", help="Run trials on Ray: local (start one here), auto (the running cluster) or ADDRESS."
+    ),
     merge_best: bool = typer.Option(False, "--merge-best", help="Also merge best.yaml into OUT/model."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
@@ -27,7 +32,9 @@ def search_command(
         progress, on_trial = _progress(console, quiet)
         try:
             with progress:
-                summary = search(config, out, trials=trials, workers=workers, merge_best=merge_best, on_trial=on_trial)
+                summary = search(
+                    config, out, trials=trials, workers=workers, merge_best=merge_best, on_trial=on_trial, ray=ray
+                )
         except KeyboardInterrupt:
             console.print(f"interrupted: {out} keeps the finished trials; run the same command to continue")
             raise typer.Exit(130) from None
