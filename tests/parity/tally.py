@@ -22,6 +22,7 @@ import json
 import os
 import subprocess
 import tempfile
+import warnings
 from pathlib import Path
 
 import torch
@@ -80,13 +81,15 @@ def _mergekit_refuses(recipe: dict, models: dict[str, Path], work: Path) -> str 
 def _run_ours(recipe: dict | list, models: dict[str, Path], out: Path) -> str | None:
     """modelfusion's one-line refusal, or None when it merges into `out`."""
     from modelfusion import merge
-    from modelfusion.errors import ModelFusionError
+    from modelfusion.errors import ModelFusionError, RecipeWarning
 
     data = with_paths(recipe, models) if isinstance(recipe, dict) else None
     if isinstance(recipe, list):
         data = yaml.safe_dump_all([with_paths(r, models) for r in recipe], sort_keys=False)
     try:
-        merge(data, out, threads=1, overwrite=True, cache_dir=out.parent / "cache")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RecipeWarning)  # mergekit's tests give every model a weight
+            merge(data, out, threads=1, overwrite=True, cache_dir=out.parent / "cache")
     except ModelFusionError as e:
         return str(e).splitlines()[0]
     return None
