@@ -65,6 +65,8 @@ def test_set_params_reaches_members_replaces_and_drops():
     ens.set_params(lr__logisticregression__C=0.1, tree__max_depth=2)
     assert ens.get_params()["lr__logisticregression__C"] == 0.1
     assert dict(ens.estimators)["tree"].max_depth == 2
+    new_tree = DecisionTreeClassifier(max_depth=2, random_state=0)
+    assert dict(ens.set_params(tree=new_tree).estimators)["tree"] is new_tree
     ens.set_params(nb="drop")
     X, y = load_wine(return_X_y=True)
     ens.fit(X, y)
