@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import torch
 
+from modelfusion.checkpoint.formats import open_format_file
 from modelfusion.checkpoint.layout import weight_files
 from modelfusion.checkpoint.pickle_file import PickleFile
 from modelfusion.checkpoint.safetensors_file import SafetensorsFile
@@ -44,7 +45,8 @@ class StateDictSource:
 def _open_file(path: Path) -> TensorFile:
     if path.suffix == ".safetensors":
         return SafetensorsFile(path)
-    return PickleFile(path)
+    other = open_format_file(path)  # Keras, ONNX, GGUF
+    return other if other is not None else PickleFile(path)
 
 
 class Checkpoint:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
+from modelfusion.checkpoint.formats import FORMAT_SUFFIXES
 from modelfusion.checkpoint.lora_adapter import refuse_adapter
 from modelfusion.errors import CheckpointError
 
@@ -75,9 +76,10 @@ def weight_files(path: Path) -> tuple[list[Path], dict[str, Path] | None]:
     folder (or its weight file) is refused with the form that applies it to its base."""
     refuse_adapter(path)
     if path.is_file():
-        if path.suffix not in WEIGHT_SUFFIXES:
+        known = WEIGHT_SUFFIXES + FORMAT_SUFFIXES
+        if path.suffix not in known:
             raise CheckpointError(
-                f"unsupported file type '{path.suffix}' (expected one of {', '.join(WEIGHT_SUFFIXES)})",
+                f"unsupported file type '{path.suffix}' (expected one of {', '.join(known)})",
                 where=str(path),
             )
         return [path], None
