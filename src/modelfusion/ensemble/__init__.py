@@ -4,7 +4,8 @@ Members: any scikit-learn estimator (trainable, or `freeze(fitted)`), `TorchModu
 `HFTextClassifier` (Hugging Face sequence-classification folder), `CallableClassifier` (a function).
 Combiners: `VotingEnsemble` (hard / soft / logit), `StackingEnsemble`, `AveragingEnsembleRegressor`,
 `StackingEnsembleRegressor`. Trainable torch nets for Bagging / AdaBoost: `TorchNetClassifier`, `TorchNetRegressor`.
-Language models: `LogitEnsemble`. Report: `contribution_report`.
+Language models: `LogitEnsemble`. Report: `contribution_report`. Save / load a fitted ensemble without pickle:
+`persist.dump_ensemble` / `persist.load_ensemble` (skops, checked types; the CLI's `ensemble fit` / `predict`).
 """
 
 from __future__ import annotations
