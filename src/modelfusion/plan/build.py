@@ -9,6 +9,7 @@ import torch
 
 from modelfusion.checkpoint import Checkpoint, TensorInfo
 from modelfusion.checkpoint.dtypes import NAME_TO_TORCH, is_float
+from modelfusion.checkpoint.format_checks import format_problems
 from modelfusion.errors import ModelFusionError
 from modelfusion.methods import MergeMethod, all_methods, get_method
 from modelfusion.plan.config_check import architecture_problems, config_problems
@@ -241,6 +242,8 @@ def build_plan(
     if builder.vocab is not None:
         builder.jobs = [realign_job(job, builder.vocab) for job in builder.jobs]
     for problem in config_problems(checkpoints):
+        problems.add(problem)
+    for problem in format_problems(checkpoints):  # ONNX graphs, RVC sample rates, GGUF architectures
         problems.add(problem)
     if not allow_crimes:
         weights = {builder.reference, *(s.model for sl in builder.slices for s in sl.sources)}  # not tokenizer-only
