@@ -87,3 +87,16 @@ def test_refusals(lora_root, finetune):
     with pytest.raises(UserError, match=r"tensor names|shape"):
         extract_lora(finetune, lora_root / "gpt2", lora_root / "x", ExtractOptions(rank=2))
     assert not (lora_root / "x").exists()
+
+
+def test_cli(lora_root, finetune):
+    from typer.testing import CliRunner
+
+    from modelfusion.cli.main import app
+
+    out = lora_root / "extract-cli"
+    args = ["extract-lora", str(finetune), "--base", str(lora_root / "llama"), str(out), "--rank", "2"]
+    result = CliRunner().invoke(app, [*args, "--energy", "0.9", "--full-modules", "--overwrite"])
+    assert result.exit_code == 0, result.output
+    assert "relative error" in result.output and "saved whole" in result.output and (out / REPORT_FILE).is_file()
+    assert CliRunner().invoke(app, args).exit_code == 2  # OUT exists, no --overwrite

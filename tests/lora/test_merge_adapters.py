@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -126,3 +127,18 @@ def test_refusals(lora_root, merge_inputs, llama_adapters):
     with pytest.raises(UserError, match="inside input"):
         merge_adapters(merge_inputs, merge_inputs[0] / "out", AdapterMergeOptions())
     assert not (lora_root / "x").exists()
+
+
+def test_cli(lora_root, merge_inputs):
+    from typer.testing import CliRunner
+
+    from modelfusion.cli.main import app
+
+    out = lora_root / "merged-cli"
+    args = ["merge-adapters", *map(str, merge_inputs), "-o", str(out), "-c", "ties_svd", "--density", "0.5"]
+    result = CliRunner().invoke(app, [*args, "-w", "0.7,-0.4,1.3", "--svd-rank", "2", "--overwrite"])
+    assert result.exit_code == 0, result.output
+    assert "3 adapters merged by ties_svd" in result.output
+    assert json.loads((out / "adapter_config.json").read_text())["r"] == 2
+    result = CliRunner().invoke(app, [*args, "-w", "1,x"])
+    assert result.exit_code == 2 and "--weights" in result.output
