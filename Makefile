@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt requirements-federated.txt pyproject.toml | md5sum | cut -c1-8)
 MERGEKIT := .peers/mergekit/bin/mergekit-yaml
+FUSIONBENCH := .peers/fusionbench/bin/fusion_bench
 
 .PHONY: setup test lint peers data demo bench clean
 
@@ -24,7 +25,12 @@ $(MERGEKIT):
 	.peers/mergekit/bin/pip install -q torch==2.13.0
 	.peers/mergekit/bin/pip install -q mergekit==0.1.5
 
-peers: $(MERGEKIT)
+$(FUSIONBENCH):  # torch first, so fusion-bench keeps the CPU build (it pulls lightning and hydra, no torchvision)
+	$(PY) -m venv .peers/fusionbench
+	.peers/fusionbench/bin/pip install -q torch==2.13.0
+	.peers/fusionbench/bin/pip install -q fusion-bench==0.2.33
+
+peers: $(MERGEKIT) $(FUSIONBENCH)
 
 lint: setup
 	$(BIN)/ruff check src tests bench
