@@ -39,7 +39,10 @@ def test_ranges_found_everywhere_a_parameter_value_may_be():
         (lambda c: c["search"].update(sampler="anneal"), "unknown sampler 'anneal'"),
         (lambda c: c["models"][0]["parameters"]["weight"].update(search="normal"), "unknown range kind"),
         (lambda c: c["search"].update(sampler="grid"), "grid sampler needs a 'step'"),
-        (lambda c: c["search"].update(objective={"python": "missing.py:objective"}), "objective file 'missing.py'"),
+        (
+            lambda c: c["search"].update(objective={"python": "missing.py:objective"}),
+            "objective.python: file 'missing.py' not found",
+        ),
         (lambda c: c["models"][0]["parameters"].update(t={"search": "uniform", "low": 0, "high": 1}), "does not take"),
         (lambda c: c["models"][0].update(model="nowhere"), "model 'nowhere' not found"),
         (lambda c: c["search"].update(trials=0), "search.trials"),

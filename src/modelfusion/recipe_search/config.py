@@ -15,17 +15,51 @@ from modelfusion.recipe_search.space import Range, find_ranges
 SAMPLERS = ("tpe", "cmaes", "random", "grid", "greedy_soup")
 
 
-class ObjectiveSettings(BaseModel):
-    """`python: path/to/file.py:function`, or built-in evaluate tasks (`tasks: [...]`)."""
+class TaskSpec(BaseModel):
+    """One entry of `objective.tasks`: a factory returning modelfusion.evaluate tasks, or a data file."""
 
     model_config = ConfigDict(extra="forbid")
     python: str | None = None
-    tasks: list[str] | None = None
+    """`file.py:function` returning a TextTask or a list of them."""
+    data: str | None = None
+    """A .jsonl (one {"text", "label"[, "split"]} object a line) or .csv file with those columns."""
+    name: str | None = None
+    """The task's name for a data file (default: the file's stem)."""
+
+    @model_validator(mode="after")
+    def _one(self) -> TaskSpec:
+        if (self.python is None) == (self.data is None):
+            raise ValueError("each task gives exactly one of 'python' and 'data'")
+        if self.name is not None and self.data is None:
+            raise ValueError("'name' is for a data file (a Python task names itself)")
+        return self
+
+
+class ObjectiveSettings(BaseModel):
+    """`python: path/to/file.py:function`, or built-in evaluate tasks (`tasks: [...]`, see task_objective.py)."""
+
+    model_config = ConfigDict(extra="forbid")
+    python: str | None = None
+    tasks: list[TaskSpec] | None = Field(None, min_length=1)
+    runner: Literal["classifier", "encoder"] = "classifier"
+    model: str | None = None
+    """The Hugging Face folder whose config and tokenizer run the merged weights (default: base_model, else the
+    first model)."""
+    heads: dict[str, str] | None = None
+    """runner encoder: task name -> classification head file (modelfusion.evaluate.save_head)."""
+    max_length: int = Field(64, ge=1)
+    batch_size: int = Field(64, ge=1)
+    split_seed: int = 0
+    """Seed of the stratified split of a data file without a `split` column."""
 
     @model_validator(mode="after")
     def _one(self) -> ObjectiveSettings:
         if (self.python is None) == (self.tasks is None):
             raise ValueError("give exactly one of 'python' and 'tasks'")
+        if self.tasks is None and (self.model or self.heads or "runner" in self.model_fields_set):
+            raise ValueError("'runner', 'model' and 'heads' go with 'tasks'")
+        if self.tasks is not None and (self.runner == "encoder") != bool(self.heads):
+            raise ValueError("runner 'encoder' needs 'heads' (task name -> head file), and only it takes them")
         return self
 
 

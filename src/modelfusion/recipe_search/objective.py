@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import inspect
 import math
-import types
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from modelfusion.errors import RecipeError
+from modelfusion.recipe_search.python_file import FunctionSource, load_function, read_function
 
 ObjectiveFn = Callable[..., Any]
 
@@ -28,14 +28,13 @@ class Objective:
     fn: ObjectiveFn
     metric: str | None = None
     label: str = "objective"
-    source: tuple[str, str, str, str] | None = None
-    """(file text, file path, function name, config) when loaded from a file: what pickling ships."""
+    source: FunctionSource | None = None
+    """The function's file, when loaded from one: what pickling ships."""
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         if self.source is None:  # a Python callable: pickled by value or reference by cloudpickle (Ray)
             return (Objective, (self.fn, self.metric, self.label))
-        text, path, name, where = self.source
-        return (objective_from_source, (text, path, name, self.metric, self.label, where))
+        return (objective_from_source, (self.source, self.metric))
 
     @property
     def takes_split(self) -> bool:
@@ -78,50 +77,26 @@ def _float(v: Any, name: str) -> float:
 
 def load_python_objective(ref: str, config_file: Path | None, metric: str | None) -> Objective:
     """`path/to/file.py:function` (relative to the working directory, then to the config's folder)."""
-    where = str(config_file) if config_file else "search config"
-    file, sep, name = ref.rpartition(":")
-    if not sep or not file or not name:
-        raise RecipeError(f"objective.python must be 'path/to/file.py:function', got {ref!r}", where)
-    path = Path(file).expanduser()
-    if not path.is_file() and config_file is not None and (config_file.parent / path).is_file():
-        path = config_file.parent / path
-    if not path.is_file():
-        raise RecipeError(f"objective file '{file}' not found", where)
-    try:
-        source = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise RecipeError(f"cannot read objective file '{file}': {e}", where) from None
-    return objective_from_source(source, str(path.resolve()), name, metric, f"{file}:{name}", where)
+    return objective_from_source(read_function(ref, config_file, "objective.python"), metric)
 
 
-def objective_from_source(source: str, path: str, name: str, metric: str | None, label: str, where: str) -> Objective:
-    """Run the objective file's text as a module of its own (not registered in sys.modules) and take `name`.
-
-    The Objective pickles as this text, not as the function: a Ray worker (or any process) unpickling it runs the
-    file once there, so the objective and whatever the file loads at import travel once per worker.
-    """
-    module = types.ModuleType(Path(path).stem)
-    module.__file__ = path
-    try:
-        exec(compile(source, path, "exec"), module.__dict__)
-    except Exception as e:
-        raise RecipeError(
-            f"importing objective file '{label.rpartition(':')[0]}' failed: {type(e).__name__}: {e}", where
-        ) from None
-    fn = getattr(module, name, None)
-    if not callable(fn):
-        raise RecipeError(f"objective file '{label.rpartition(':')[0]}' has no function '{name}'", where)
-    return Objective(fn, metric, label, source=(source, path, name, where))
+def objective_from_source(src: FunctionSource, metric: str | None) -> Objective:
+    """The Objective of a function file; it pickles as the file's text (see python_file.py)."""
+    return Objective(load_function(src), metric, src.ref, source=src)
 
 
-def make_objective(fn: ObjectiveFn | None, settings: Any, config_file: Path | None) -> Objective:
-    """The objective given in Python, else the config's `objective:`."""
+def make_objective(fn: ObjectiveFn | None, settings: Any, config_file: Path | None, template: Any = None) -> Objective:
+    """The objective given in Python, else the config's `objective:` (a function file, or evaluate tasks)."""
     where = str(config_file) if config_file else "search config"
     if fn is not None:
         return Objective(fn, settings.metric, getattr(fn, "__name__", "objective"))
     spec = settings.objective
     if spec is None:
-        raise RecipeError("no objective: add 'search.objective.python: file.py:function'", where)
+        raise RecipeError("no objective: add 'search.objective.python: file.py:function' (or 'tasks:')", where)
     if spec.tasks is not None:
-        raise RecipeError("objective.tasks (built-in evaluate tasks) is not implemented yet; use 'python:'", where)
+        from modelfusion.recipe_search.task_objective import make_task_objective
+
+        tasks = make_task_objective(spec, template or {}, config_file)
+        metric = settings.metric or ("mean" if len(tasks.load()[1]) > 1 else None)
+        return Objective(tasks, metric, "tasks: " + spec.model_dump_json(exclude_defaults=True))
     return load_python_objective(spec.python, config_file, settings.metric)

@@ -68,7 +68,7 @@ def run_search(
     Ray actors (see ray_trials.py).
     """
     settings = config.settings
-    objective = make_objective(objective_fn, settings, config.source)
+    objective = make_objective(objective_fn, settings, config.source, config.template)
     check_ranges(config)
     _check_out(out)
     merger = TrialMerger(_model_refs(config), config.source, threads=threads, random_seed=settings.random_seed)
