@@ -33,6 +33,18 @@ def _require_safe_torch(path: Path) -> None:
         )
 
 
+def rvc_compat(root: object) -> dict[str, object]:
+    """What two RVC voice models must share ({} for other checkpoints): RVC WebUI's .pth is `{"weight": {...},
+    "config": [...], "info", "sr", "f0", "version"}`; config[-3] is the speaker count (spk_embed_dim), which may
+    differ (emb_g.weight's shape then differs, reported by the plan)."""
+    if not (isinstance(root, dict) and isinstance(root.get("weight"), dict) and isinstance(root.get("config"), list)):
+        return {}
+    config = root["config"]
+    arch = config[:-3] + config[-2:] if len(config) >= 3 else config
+    keys = ("sr", "f0", "version")
+    return {"RVC architecture (config)": arch, **{f"RVC {k}": root.get(k) for k in keys}}
+
+
 class PickleFile:
     """A weights-only torch pickle. Metadata comes from the mapped tensors, so no data is read on open.
 
@@ -77,6 +89,7 @@ class PickleFile:
             raise CheckpointError(found, where=str(self.path))
         state, self.tree = found
         self.root = obj
+        self.compat = rvc_compat(obj)
         for name, t in state.items():
             if t.layout != torch.strided or t.dtype not in TORCH_TO_SAFETENSORS or t.is_quantized:
                 raise CheckpointError(
