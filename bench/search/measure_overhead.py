@@ -1,9 +1,10 @@
 """Per-trial merge cost: in memory (inputs held), in memory (inputs streamed from the files per trial), and
-written to disk then loaded again (mergekit-evolve's default). Run by hand, not collected by pytest:
+written to disk then loaded again (mergekit-evolve's default). A benchmark, run by hand (never by CI):
 
-    .venv/bin/python tests/search/measure_overhead.py [--layers 12] [--dim 512] [--rounds 5]
+    .venv/bin/python bench/search/measure_overhead.py [--layers 12] [--dim 512] [--rounds 5] [--out FILE.json]
 
-Rounds alternate the three ways (A B C A B C ...); medians are printed as JSON.
+Rounds alternate the three ways (A B C A B C ...); medians are printed as JSON (and written to --out). The table
+is in docs/search.md ("In-memory trials: cost").
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ def main() -> None:
     ap.add_argument("--layers", type=int, default=12)
     ap.add_argument("--dim", type=int, default=512)
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--out", type=Path, default=None, help="also write the JSON result here")
     args = ap.parse_args()
     root = Path(tempfile.mkdtemp())
     try:
@@ -75,17 +77,16 @@ def main() -> None:
                 times[name].append(time.perf_counter() - t)
         med = {k: statistics.median(v) for k, v in times.items()}
         mb = held.input_bytes / 2**20
-        print(
-            json.dumps(
-                {
-                    "input_mib": round(mb, 1),
-                    "rounds": args.rounds,
-                    "median_seconds": med,
-                    "write_reload_over_held": med["write_reload"] / med["in_memory_held"],
-                },
-                indent=1,
-            )
-        )
+        result = {
+            "command": f"measure_overhead.py --layers {args.layers} --dim {args.dim} --rounds {args.rounds}",
+            "input_mib": round(mb, 1),
+            "rounds": args.rounds,
+            "median_seconds": med,
+            "write_reload_over_held": med["write_reload"] / med["in_memory_held"],
+        }
+        print(json.dumps(result, indent=1))
+        if args.out is not None:
+            args.out.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
         held.close()
         streamed.close()
     finally:
