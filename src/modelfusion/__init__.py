@@ -3,12 +3,21 @@
 from modelfusion.errors import ModelFusionError, UserError
 from modelfusion.version import __version__
 
-__all__ = ["ModelFusionError", "UserError", "__version__", "inspect", "merge", "merge_state_dicts", "search"]
+__all__ = [
+    "ModelFusionError",
+    "UserError",
+    "__version__",
+    "inspect",
+    "merge",
+    "merge_modules",
+    "merge_state_dicts",
+    "search",
+]
 
 
 def __getattr__(name: str):
     # Lazy: importing modelfusion must not import torch (the CLI starts in well under a second).
-    if name in ("merge", "merge_state_dicts", "inspect"):
+    if name in ("merge", "merge_modules", "merge_state_dicts", "inspect"):
         from modelfusion import api
 
         return getattr(api, name)

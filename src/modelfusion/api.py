@@ -17,7 +17,7 @@ from modelfusion.plan import Job
 from modelfusion.plan.summary import PlanSummary
 from modelfusion.recipe import Recipe
 
-__all__ = ["MergeResult", "inspect", "merge", "merge_state_dicts"]
+__all__ = ["MergeResult", "inspect", "merge", "merge_modules", "merge_state_dicts"]
 
 
 def merge(
@@ -102,6 +102,21 @@ def merge_state_dicts(
     return merge_in_memory(
         state_dicts, method, base, params, threads=threads, random_seed=random_seed, allow_nonfinite=allow_nonfinite
     )
+
+
+def merge_modules(
+    models: Sequence[Any],
+    method: str = "linear",
+    base: Any = None,
+    data: Sequence[Any] | None = None,
+    **params: Any,
+):
+    """Merge in-memory torch.nn.Modules into a new module (a copy of `base`, or of the first model); data-aware
+    methods (fisher, regmean, adamerging) are calibrated on `data`, one iterable of batches per model.
+    See modelfusion.pipeline.modules.merge_modules for the options."""
+    from modelfusion.pipeline.modules import merge_modules as merge
+
+    return merge(models, method, base, data, **params)
 
 
 def inspect(*models: str | Path, base: str | Path | None = None):

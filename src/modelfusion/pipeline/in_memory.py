@@ -25,8 +25,10 @@ def merge_in_memory(
     threads: int = 1,
     random_seed: int = 0,
     allow_nonfinite: bool = False,
+    statistics: Sequence[Mapping[str, torch.Tensor]] | None = None,
 ) -> dict[str, torch.Tensor]:
-    """Merge state dicts with `method`; per-model `params` are sequences aligned with `state_dicts`."""
+    """Merge state dicts with `method`; per-model `params` are sequences aligned with `state_dicts`, and so are
+    `statistics` (entries `"<statistic>:<tensor>"`, methods/statistics.py) for a data-aware method."""
     spec = get_method(method)
     keys = [f"model_{i}" for i in range(len(state_dicts))]
     ckpts = {k: open_checkpoint(sd, label=k) for k, sd in zip(keys, state_dicts)}
@@ -48,7 +50,12 @@ def merge_in_memory(
         models.append({"model": k, "parameters": mp or None})
     top = {n: v for n, v in params.items() if n not in per_model or isinstance(v, (int, float))}
     recipe = parse_recipe({"merge_method": method, "base_model": base_key, "models": models, "parameters": top or None})
-    plan = build_plan(recipe, ckpts, random_seed=random_seed)
+    stats = None
+    if statistics is not None:
+        if len(statistics) != len(keys):
+            raise RecipeError(f"{len(statistics)} statistics for {len(keys)} state dicts (give one each)")
+        stats = {k: open_checkpoint(s, label=f"statistics of {k}") for k, s in zip(keys, statistics)}
+    plan = build_plan(recipe, ckpts, random_seed=random_seed, statistics=stats)
     result: dict[str, torch.Tensor] = {}
 
     def keep(job: Job, tensor: torch.Tensor) -> None:
