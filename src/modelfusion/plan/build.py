@@ -15,6 +15,7 @@ from modelfusion.methods import MergeMethod, all_methods, get_method
 from modelfusion.plan.config_check import architecture_problems, config_problems
 from modelfusion.plan.job import COPY, InputRef, Job, MergePlan
 from modelfusion.plan.layer_config import restacked_config
+from modelfusion.plan.module_build import ModulesMixin
 from modelfusion.plan.naming import (
     count_layers,
     is_pre_layer,
@@ -39,7 +40,7 @@ def _dtype(name: str | None, key: str, problems: Problems) -> torch.dtype | None
     return NAME_TO_TORCH[name]
 
 
-class _Builder:
+class _Builder(ModulesMixin):
     def __init__(
         self,
         recipe: Recipe,
@@ -60,6 +61,7 @@ class _Builder:
         self.out_dtype = _dtype(recipe.out_dtype, "out_dtype", problems) or self.dtype
         self.compute_dtype = torch.float64 if self.dtype == torch.float64 else torch.float32
         self.slices = slices_of(recipe)
+        self.init_modules(recipe)
         first = self.slices[0].sources[0].model
         self.reference = recipe.base_model or first
         ref = checkpoints[self.reference]
@@ -75,12 +77,13 @@ class _Builder:
             return
         named = [("parameters", self.recipe.parameters)]
         for i, sl in enumerate(self.slices):
-            named.append((f"slices[{i}].parameters", sl.parameters))
+            named.append((f"{self.where(i)}.parameters", sl.parameters))
+            named.append((f"modules.{self.module}.parameters", sl.module_parameters))
             named += [(f"parameters of {s.model}", s.parameters) for s in sl.sources]
         every = {p.name for method in all_methods() for p in method.params}
         check_param_names(m, named, self.problems, every)
         for i, sl in enumerate(self.slices):
-            where = "models" if self.recipe.models is not None else f"slices[{i}]"
+            where = self.where(i)
             n = len(self._merged_sources(sl))
             if m.base_role == "separate" and sl.base_model is None:
                 self.problems.add(f"method '{m.name}' needs base_model")
@@ -159,10 +162,9 @@ class _Builder:
             name = self._name_in(base_src or first, out_name, src_layer)
             if self._input_info(sl.base_model, name, ref_info) is not None:
                 base = InputRef(sl.base_model, name)
-        levels = [(s.model, [s.parameters, sl.parameters, self.recipe.parameters]) for s in merged]
-        params = resolve_params(
-            self.method, out_name, t, levels, [sl.parameters, self.recipe.parameters], self.problems
-        )
+        top = [sl.parameters, sl.module_parameters, self.recipe.parameters]
+        levels = [(s.model, [s.parameters, *top]) for s in merged]
+        params = resolve_params(self.method, out_name, t, levels, top, self.problems)
         stats = statistic_refs(self.method, inputs, ref_info.shape, self.statistics, self.problems)
         out = TensorInfo(out_name, ref_info.shape, out_dtype, "")
         self.jobs.append(Job(out, self.method.name, inputs, base, params, self.compute_dtype, self.dtype, stats))
@@ -175,13 +177,13 @@ class _Builder:
     # -- the walk over output tensors -------------------------------------------------------------------
     def build(self) -> None:
         ref = self.ckpts[self.reference]
-        non_layer = [n for n in ref.infos if layer_index(n) is None]
+        non_layer = [n for n in ref.infos if layer_index(n) is None and self.mine(n)]
         pre = [n for n in non_layer if is_pre_layer(n)]
         post = [n for n in non_layer if not is_pre_layer(n)]
         for name in pre:
             self.add_job(name, self.slices[0], {}, 0.0)
         out_layer = 0
-        self.layer_origins: list[tuple[str, int]] = []
+        self.layer_origins = self.origins_of_module()
         for sl in self.slices:
             first = sl.sources[0]
             first_ckpt = self.ckpts[first.model]
@@ -189,7 +191,7 @@ class _Builder:
             by_layer: dict[int, list[str]] = {}
             for n in first_ckpt.infos:
                 i = layer_index(n)
-                if i is not None:
+                if i is not None and self.mine(n):
                     by_layer.setdefault(i, []).append(n)
             for k, src_index in enumerate(span):
                 mapping = {s.model: (s.layer_range[0] + k if s.layer_range else src_index) for s in sl.sources}
@@ -205,6 +207,8 @@ class _Builder:
 
     def out_config(self) -> dict | None:
         config = self.ckpts[self.reference].config
+        if self.modules is not None:
+            return self.modules_config(config)
         if config is None or self.layer_origins == [(self.reference, i) for i in range(self.ref_layers)]:
             return config
         if all(s.layer_range is None for sl in self.slices for s in sl.sources):
@@ -237,8 +241,7 @@ def build_plan(
     if statistics is None:
         statistics = open_statistics(recipe, recipe_file, problems)
     builder = _Builder(recipe, checkpoints, problems, statistics)
-    builder.check_recipe()
-    builder.build()
+    builder.check_and_build()
     if builder.vocab is not None:
         builder.jobs = [realign_job(job, builder.vocab) for job in builder.jobs]
     for problem in config_problems(checkpoints):

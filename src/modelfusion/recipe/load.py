@@ -38,7 +38,8 @@ def _describe(err: dict, lines: dict[tuple, int]) -> str:
     at = f"line {line}: " if line else ""
     if err["type"] == "extra_forbidden":
         key = str(loc[-1]) if loc else ""
-        close = difflib.get_close_matches(key, sorted(_known_keys()), n=1)
+        close = difflib.get_close_matches(key, sorted(_known_keys()), n=3)
+        close = sorted(close, key=lambda c: sorted(c) != sorted(key))  # a transposition first: modles -> models
         hint = f" (did you mean '{close[0]}'?)" if close else ""
         return f"{at}unknown key '{where}'{hint}"
     if err["type"] == "missing":

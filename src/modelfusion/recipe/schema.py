@@ -57,6 +57,25 @@ class Slice(_Strict):
     parameters: Parameters | None = None
 
 
+class Module(_Strict):
+    """One entry of `modules:` (mergekit's per-module definition, e.g. a VLM's `text_decoder` / `vision_tower`):
+    exactly one of `models` and `slices`, and parameters between the slices' and the recipe's."""
+
+    models: list[InputModel] | None = None
+    slices: list[Slice] | None = None
+    parameters: Parameters | None = None
+    merge_method: str | None = None
+    """modelfusion only (mergekit ignores it): this module's method instead of the recipe's."""
+    base_model: str | None = None
+    """modelfusion only (mergekit ignores it): this module's base instead of the recipe's."""
+
+    @model_validator(mode="after")
+    def _models_or_slices(self) -> Module:
+        if bool(self.models) == bool(self.slices):
+            raise ValueError("give exactly one of 'models' and 'slices' (not empty)")
+        return self
+
+
 class TokenizerConfig(_Strict):
     source: str = "base"
     tokens: dict[str, Any] | None = None
@@ -64,12 +83,13 @@ class TokenizerConfig(_Strict):
 
 
 class Recipe(_Strict):
-    """A merge recipe. Exactly one of `models` and `slices`."""
+    """A merge recipe. Exactly one of `models`, `slices` and `modules`."""
 
     merge_method: str
     base_model: str | None = None
     models: list[InputModel] | None = None
     slices: list[Slice] | None = None
+    modules: dict[str, Module] | None = None
     parameters: Parameters | None = None
     dtype: str | None = None
     out_dtype: str | None = None
@@ -80,8 +100,10 @@ class Recipe(_Strict):
 
     @model_validator(mode="after")
     def _models_or_slices(self) -> Recipe:
-        if (self.models is None) == (self.slices is None):
-            raise ValueError("give exactly one of 'models' and 'slices'")
+        if [self.models, self.slices, self.modules].count(None) != 2:
+            raise ValueError("give exactly one of 'models' and 'slices' (or 'modules')")
+        if self.modules is not None and not self.modules:
+            raise ValueError("'modules' is empty")
         if self.models is not None and not self.models:
             raise ValueError("'models' is empty")
         return self
@@ -89,8 +111,10 @@ class Recipe(_Strict):
     @model_validator(mode="after")
     def _no_empty_model_names(self) -> Recipe:
         refs = [self.base_model, *(m.model for m in self.models or [])]
-        for s in self.slices or []:
+        for s in self.all_slices():
             refs += [s.base_model, *(src.model for src in s.sources)]
+        for m in (self.modules or {}).values():
+            refs += [m.base_model, *(i.model for i in m.models or [])]
         if any(r is not None and not r.strip() for r in refs):
             raise ValueError("a model reference is empty")
         return self
@@ -100,9 +124,15 @@ class Recipe(_Strict):
         names: list[str] = [self.base_model] if self.base_model else []
         if self.models:
             names += [m.model for m in self.models]
-        for s in self.slices or []:
+        for m in (self.modules or {}).values():
+            names += ([m.base_model] if m.base_model else []) + [i.model for i in m.models or []]
+        for s in self.all_slices():
             names += ([s.base_model] if s.base_model else []) + [src.model for src in s.sources]
         return list(dict.fromkeys(names + self.tokenizer_models()))
+
+    def all_slices(self) -> list[Slice]:
+        """`slices:`, or every module's slices."""
+        return list(self.slices or []) + [s for m in (self.modules or {}).values() for s in m.slices or []]
 
     def tokenizer_models(self) -> list[str]:
         """Models named by the tokenizer settings (a tokenizer source, or a `tokens:` entry's source)."""
