@@ -38,6 +38,19 @@ def _strategy_line(cfg: SimulationConfig) -> str:
     return line + ")"
 
 
+def _task_lines(cfg: SimulationConfig) -> list[str]:
+    if cfg.task not in ("text", "image"):
+        return []
+    default = "all-MiniLM-L6-v2" if cfg.task == "text" else "EfficientNet-Lite0 (ImageNet weights)"
+    trained = "encoder and head" if cfg.task == "text" else "backbone and head"
+    size = f", images resized to {cfg.model.image_size}" if cfg.task == "image" else ""
+    trained = trained if cfg.model.train == "all" else "the head only"
+    return [
+        f"- base model: {cfg.model.path or default}; trained: {trained}{size}",
+        f"- data: {cfg.data.path} (accuracy on its held-out split; head.safetensors holds the classification head)",
+    ]
+
+
 def model_card(cfg: SimulationConfig, result: Any) -> str:
     """README.md: front matter, then what was trained how, and the per-round table."""
     strategy = cfg.strategy.name.lower()
@@ -45,7 +58,12 @@ def model_card(cfg: SimulationConfig, result: Any) -> str:
         "library_name": "modelfusion",
         "tags": ["modelfusion", "federated-learning", "flower", f"strategy-{strategy}"],
     }
-    split = "IID" if cfg.partition.kind == "iid" else f"Dirichlet(alpha={cfg.partition.alpha}) over labels"
+    if cfg.task == "text" and cfg.model.path is None:
+        front["base_model"] = "sentence-transformers/all-MiniLM-L6-v2"
+    split = {
+        "iid": "IID",
+        "task": "one task per client (the data's task names)",
+    }.get(cfg.partition.kind, f"Dirichlet(alpha={cfg.partition.alpha}) over labels")
     lines = [
         "---",
         yaml.safe_dump(front, sort_keys=False).strip(),
@@ -55,9 +73,12 @@ def model_card(cfg: SimulationConfig, result: Any) -> str:
         "",
         f"Trained with a Flower simulation (Ray backend) by {cfg.clients} clients for {cfg.rounds} rounds.",
         "",
+        *_task_lines(cfg),
         f"- strategy: {_strategy_line(cfg)}",
         f"- rounds: {cfg.rounds}; clients: {cfg.clients} (all train every round); split: {split}",
-        f"- local training: {cfg.local.epochs} epoch(s), lr {cfg.local.lr}, batch {cfg.local.batch_size}",
+        f"- local training: {cfg.local.epochs} epoch(s)"
+        + (f" (at most {cfg.local.max_steps} steps)" if cfg.local.max_steps else "")
+        + f", {cfg.local.optimizer}, lr {cfg.local.lr}, batch {cfg.local.batch_size}",
         f"- seed: {cfg.seed}" + (f"; malicious clients {cfg.malicious.clients}" if cfg.malicious.clients else ""),
         f"- global test accuracy: {result.initial_accuracy:.4f} before round 1, {result.final_accuracy:.4f} after",
         "",

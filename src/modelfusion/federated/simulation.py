@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from modelfusion.federated.config import SimulationConfig, load_config
 from modelfusion.federated.tasks import get_task
 
@@ -40,6 +42,27 @@ class SimulationResult:
         return self.rounds[-1].accuracy if self.rounds else self.initial_accuracy
 
 
+def client_update(
+    config: SimulationConfig, global_sd: dict[str, torch.Tensor], client: int, num_clients: int, server_round: int
+) -> tuple[dict[str, torch.Tensor], int]:
+    """What client `client` sends back in round `server_round`: its arrays θ_i and its example count n_i.
+
+    An honest client trains the global model on its partition (seed from config seed, round and client). A client
+    listed in `malicious.clients` trains the same way, then sends g + s · (θ_i − g) (s = `malicious.scale`, e.g.
+    −10: its update reversed and amplified); non-float entries are sent as trained.
+    """
+    task = get_task(config)
+    model = task.new_model()
+    task.load_state(model, global_sd)
+    data = task.client_data(client, num_clients, config.partition, config.seed)
+    count = task.train(model, data, config.local, seed=config.seed * 100_003 + server_round * 1009 + client)
+    sd = {k: v.detach().clone() for k, v in task.state(model).items()}
+    if client in config.malicious.clients:
+        s = config.malicious.scale
+        sd = {k: global_sd[k] + s * (v - global_sd[k]) if v.is_floating_point() else v for k, v in sd.items()}
+    return sd, count
+
+
 def _client_app(config: SimulationConfig) -> Any:
     from flwr.app import ArrayRecord, Context, Message, MetricRecord, RecordDict
     from flwr.clientapp import ClientApp
@@ -50,17 +73,9 @@ def _client_app(config: SimulationConfig) -> Any:
     def train(msg: Message, context: Context) -> Message:
         client = int(context.node_config["partition-id"])
         num_clients = int(context.node_config["num-partitions"])
-        task = get_task(config.task, config.seed)
-        model = task.new_model()
         global_sd = msg.content["arrays"].to_torch_state_dict()
-        model.load_state_dict(global_sd)
-        data = task.client_data(client, num_clients, config.partition, config.seed)
         server_round = int(msg.content["config"]["server-round"])
-        count = task.train(model, data, config.local, seed=config.seed * 100_003 + server_round * 1009 + client)
-        sd = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        if client in config.malicious.clients:
-            s = config.malicious.scale
-            sd = {k: global_sd[k] + s * (v - global_sd[k]) if v.is_floating_point() else v for k, v in sd.items()}
+        sd, count = client_update(config, global_sd, client, num_clients, server_round)
         content = RecordDict({"arrays": ArrayRecord(sd), "metrics": MetricRecord({"num-examples": count})})
         return Message(content=content, reply_to=msg)
 
@@ -85,7 +100,9 @@ def simulate(
         from modelfusion.checkpoint.publish import check_output_path
 
         check_output_path(target, [], overwrite)
-    task = get_task(cfg.task, cfg.seed)
+    task = get_task(cfg)
+    for client in range(cfg.clients):  # data, model and split problems surface before Ray starts
+        task.client_data(client, cfg.clients, cfg.partition, cfg.seed)
     from modelfusion.federated.strategies import build_strategy
 
     strategy = build_strategy(cfg)  # user errors in the strategy section surface before Ray starts
@@ -103,14 +120,14 @@ def simulate(
         model = task.new_model()
 
         def evaluate(server_round: int, arrays: ArrayRecord) -> MetricRecord:
-            model.load_state_dict(arrays.to_torch_state_dict())
+            task.load_state(model, arrays.to_torch_state_dict())
             acc = task.accuracy(model)
             if server_round > 0 and on_round is not None:
                 on_round(RoundRecord(server_round, acc, **_traffic(strategy, server_round)))
             return MetricRecord({"accuracy": acc})
 
         box["result"] = strategy.start(
-            grid=grid, initial_arrays=ArrayRecord(model.state_dict()), num_rounds=cfg.rounds, evaluate_fn=evaluate
+            grid=grid, initial_arrays=ArrayRecord(task.state(model)), num_rounds=cfg.rounds, evaluate_fn=evaluate
         )
 
     cpus = cfg.ray.num_cpus or max(1, min(cfg.clients, os.cpu_count() or 1))
@@ -124,7 +141,7 @@ def simulate(
     result = _collect(box["result"], strategy, cfg)
     if target is not None:
         model = task.new_model()
-        model.load_state_dict(box["result"].arrays.to_torch_state_dict())
+        task.load_state(model, box["result"].arrays.to_torch_state_dict())
         from modelfusion.federated.output import write_global_model
 
         write_global_model(target, task, model, cfg, result, overwrite=overwrite)

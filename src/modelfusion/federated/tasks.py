@@ -1,11 +1,18 @@
-"""Built-in federated tasks: a model, each client's data, local training, global accuracy, the output folder.
+"""Built-in federated tasks: a model, the arrays that travel, each client's data, local training, global accuracy,
+the output folder.
 
-"tiny": a synthetic 4-class Gaussian mixture in 16 dimensions and an MLP 16-32-4 (2.2k parameters), for tests
-and quick checks; local training is plain SGD on cross-entropy.
+- "tiny": a synthetic 4-class Gaussian mixture in 16 dimensions and an MLP 16-32-4 (2.2k parameters), for tests
+  and quick checks; local training is plain SGD on cross-entropy.
+- "text": a Hugging Face sentence encoder (all-MiniLM-L6-v2 by default) + linear head on a text file (text_task.py).
+- "image": EfficientNet-Lite0 + linear head on an image array file (image_task.py).
+
+A task object is built once per process for a config (`get_task`), so what it caches (data, a frozen encoder's
+embeddings) lasts across the rounds a Ray actor serves.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +21,7 @@ from typing import Protocol
 import torch
 
 from modelfusion.errors import UserError
-from modelfusion.federated.config import Local, Partition
+from modelfusion.federated.config import Local, Partition, SimulationConfig
 from modelfusion.federated.partition import partition
 
 
@@ -22,6 +29,8 @@ class FederatedTask(Protocol):
     name: str
 
     def new_model(self) -> torch.nn.Module: ...
+    def state(self, model: torch.nn.Module) -> dict[str, torch.Tensor]: ...
+    def load_state(self, model: torch.nn.Module, sd: dict[str, torch.Tensor]) -> None: ...
     def client_data(self, client: int, num_clients: int, split: Partition, seed: int) -> object: ...
     def train(self, model: torch.nn.Module, data: object, local: Local, seed: int) -> int: ...
     def accuracy(self, model: torch.nn.Module) -> float: ...
@@ -51,8 +60,16 @@ class TinyTask:
             torch.nn.Linear(self.features, self.hidden), torch.nn.ReLU(), torch.nn.Linear(self.hidden, self.classes)
         )
 
+    def state(self, model: torch.nn.Module) -> dict[str, torch.Tensor]:
+        return model.state_dict()
+
+    def load_state(self, model: torch.nn.Module, sd: dict[str, torch.Tensor]) -> None:
+        model.load_state_dict(sd)
+
     def client_data(self, client: int, num_clients: int, split: Partition, seed: int) -> object:
         x, y = self._data(800, 1)
+        if split.kind == "task":
+            raise UserError("partition: the tiny task has no tasks (use dirichlet or iid)")
         parts = partition(y.tolist(), num_clients, split.kind, split.alpha, seed)
         idx = torch.tensor(parts[client])
         return x[idx], y[idx]
@@ -89,10 +106,25 @@ class TinyTask:
         (folder / "config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
 
 
-TASKS = {"tiny": TinyTask}
+TASKS = ("image", "text", "tiny")
 
 
-def get_task(name: str, seed: int) -> FederatedTask:
-    if name not in TASKS:
-        raise UserError(f"unknown task '{name}' (built-in tasks: {', '.join(sorted(TASKS))})")
-    return TASKS[name](seed=seed)
+def get_task(cfg: SimulationConfig) -> FederatedTask:
+    """The task of `cfg`, one object per config and process."""
+    if cfg.task not in TASKS:
+        raise UserError(f"unknown task '{cfg.task}' (built-in tasks: {', '.join(TASKS)})")
+    return _task(cfg.model_dump_json())
+
+
+@functools.lru_cache(maxsize=4)
+def _task(cfg_json: str) -> FederatedTask:
+    cfg = SimulationConfig.model_validate_json(cfg_json)
+    if cfg.task == "text":
+        from modelfusion.federated.text_task import TextTask
+
+        return TextTask(cfg)
+    if cfg.task == "image":
+        from modelfusion.federated.image_task import ImageTask
+
+        return ImageTask(cfg)
+    return TinyTask(seed=cfg.seed)
