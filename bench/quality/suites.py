@@ -80,24 +80,24 @@ TEXT = Suite(
             max_validation_per_class=8,
             max_test_per_class=30,
         ),
-        finetune=FinetuneConfig(epochs=2, batch_size=32, learning_rate=1e-4),
-        max_length=40,
+        finetune=FinetuneConfig(epochs=3, batch_size=32, learning_rate=3e-4),
+        max_length=32,
     ),
     tasks=(
         "wordnet_lemmas",
-        "wordnet_definitions",
-        "wordnet_verb_usage",
-        "fortune_files",
-        "foldoc_subjects",
         "foldoc_headwords",
+        "wordnet_verb_usage",
+        "wordnet_definitions",
+        "foldoc_subjects",
+        "fortune_files",
     ),
     candidates=(
         "wordnet_lemmas",
-        "wordnet_definitions",
-        "wordnet_verb_usage",
-        "fortune_files",
-        "foldoc_subjects",
         "foldoc_headwords",
+        "wordnet_verb_usage",
+        "wordnet_definitions",
+        "foldoc_subjects",
+        "fortune_files",
     ),
 )
 VISION = Suite(
@@ -108,9 +108,9 @@ VISION = Suite(
             validation_fraction=0.1,
             max_train_per_class=100,
             max_validation_per_class=12,
-            max_test_per_class=50,
+            max_test_per_class=100,
         ),
-        config=VisionConfig(size=64, epochs=2, batch_size=32, learning_rate=5e-4),
+        config=VisionConfig(size=32, epochs=2, batch_size=32, learning_rate=3e-4),
     ),
     tasks=("fashion", "fashion_tops", "letters", "digits"),
     candidates=("fashion", "fashion_tops", "letters", "digits"),
@@ -299,10 +299,10 @@ def bootstrap(per_seed: dict[int, dict], tasks, methods, reps: int = 1000, rng_s
     return out
 
 
-def qualify(suite: Suite, prepared: dict, scorer: Scorer, base: Path, seeds) -> dict:
+def qualify(names, prepared: dict, scorer: Scorer, base: Path, seeds) -> dict:
     """Fine-tune vs frozen-base probe per candidate task (test accuracy, mean over seeds)."""
     out = {}
-    for t in suite.candidates:
+    for t in names:
         ft, pr, n = [], [], 0
         for s in seeds:
             p = prepared[(t, s)]
@@ -330,12 +330,12 @@ def run_suite(suite: Suite, cache: Path, jobs: int, threads: int, quick: bool, o
     seeds = suite.seeds[:1] if quick else suite.seeds
     grids = QUICK_GRIDS if quick else suite.grids
     base = suite.backend.base(cache)
-    names = suite.candidates if only_qualify else tuple(dict.fromkeys(suite.candidates + suite.tasks))
+    names = suite.candidates if only_qualify else suite.tasks
     print(f"[{time.perf_counter() - start:5.0f}s] {suite.name}: fine-tuning {len(names)} tasks x {len(seeds)} seeds")
     prepared = prepare_all(suite, names, seeds, cache, jobs, threads)
     t_finetune = time.perf_counter() - start
     scorer = Scorer(suite, cache)
-    qual = qualify(suite, prepared, scorer, base, seeds)
+    qual = qualify(names, prepared, scorer, base, seeds)
     result: dict = {"seeds": list(seeds), "candidates": qual}
     if not only_qualify:
         per_seed = {}
@@ -391,6 +391,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="one seed, four methods, one value each")
     parser.add_argument("--qualify", action="store_true", help="only fine-tune vs probe per candidate task")
     parser.add_argument("--seeds", type=int, nargs="*", help="override the suite's seeds")
+    parser.add_argument("--methods", nargs="*", help="only these methods of the grid (default: all)")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--cache", type=Path, default=ROOT / "bench" / ".cache" / "quality")
@@ -407,14 +408,20 @@ def main() -> None:
             from dataclasses import replace
 
             suite = replace(suite, seeds=tuple(args.seeds))
+        if args.methods:
+            from dataclasses import replace
+
+            suite = replace(suite, grids={m: suite.grids[m] for m in args.methods})
         cache = args.cache / f"suite-{name}"
         got = run_suite(suite, cache, args.jobs, args.threads, args.quick, args.qualify)
-        key = f"{name}_qualify" if args.qualify else name
-        results["suites"][key] = got
+        if args.qualify:
+            results.setdefault("qualification", {})[name] = got
+        else:
+            results["suites"][name] = got
         results["command"] = "python -m bench.quality.suites" + (" --quick" if args.quick else "")
         out_file.parent.mkdir(parents=True, exist_ok=True)
         out_file.write_text(json.dumps(results, indent=1) + "\n")
-        print(f"[{got['timing']['total_seconds']:.0f}s] wrote suites.{key} to {out_file}")
+        print(f"[{got['timing']['total_seconds']:.0f}s] wrote {name} to {out_file}")
 
 
 if __name__ == "__main__":
