@@ -14,6 +14,7 @@ from modelfusion.cli.inspect_cmd import inspect_command
 from modelfusion.cli.merge_adapters_cmd import merge_adapters_command
 from modelfusion.cli.merge_cmd import merge_command
 from modelfusion.cli.methods_cmd import methods_command
+from modelfusion.cli.moe_cmd import moe_command
 from modelfusion.cli.search_cmd import search_command
 
 app = typer.Typer(
@@ -26,6 +27,7 @@ app = typer.Typer(
 app.command("merge")(merge_command)
 app.command("merge-adapters")(merge_adapters_command)
 app.command("extract-lora")(extract_lora_command)
+app.command("moe")(moe_command)
 app.command("methods")(methods_command)
 app.add_typer(ensemble_app, name="ensemble")
 app.command("inspect")(inspect_command)
