@@ -7,7 +7,26 @@ from pathlib import Path
 
 import torch
 
-WORDS = "the cat sat on mat dog ran far a log code python math sum poem rhyme story king".split()
+WORDS = [
+    "the",
+    "cat",
+    "sat",
+    "on",
+    "mat",
+    "dog",
+    "ran",
+    "far",
+    "a",
+    "log",
+    "code",
+    "python",
+    "math",
+    "sum",
+    "poem",
+    "rhyme",
+    "story",
+    "king",
+]
 SPECIALS = ["[UNK]", "<s>", "</s>"]
 
 

@@ -21,7 +21,7 @@ def moe_command(
         False, "--allow-all-same", help="Build even if every expert is the same model (to train further)."
     ),
     out_shard_size: str = typer.Option("5B", "--out-shard-size", help="Largest shard: 5B = 5e9 bytes, 500MB, 2GiB."),
-    copy_tokenizer: bool = typer.Option(True, "--copy-tokenizer/--no-copy-tokenizer", help="Copy the base's tokenizer."),
+    copy_tokenizer: bool = typer.Option(True, "--copy-tokenizer/--no-copy-tokenizer", help="Copy the tokenizer."),
     model_card: bool = typer.Option(True, "--model-card/--no-model-card", help="Write README.md and provenance."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUT once the new model is complete."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),

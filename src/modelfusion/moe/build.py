@@ -34,7 +34,8 @@ DEGENERATE_CONDITION = 5.0
 @dataclass
 class MoEOptions:
     allow_all_same: bool = False
-    """Build even when every expert is the same model (mergekit's --i-understand-this-is-not-useful-without-training)."""
+    """Build even when every expert is the same model (mergekit's
+    --i-understand-this-is-not-useful-without-training)."""
     seed: int = 0
     """Seeds the `random` / `uniform_random` routers and the experts' `noise_scale` noise."""
     hidden_dtype: str = "bfloat16"
@@ -67,7 +68,8 @@ def build_moe(
     where = str(config_path)
     check_config(config, where, options.allow_all_same)
     if options.hidden_dtype not in DTYPES:
-        raise RecipeError(f"unknown dtype {options.hidden_dtype!r} (one of {', '.join(DTYPES)})", where="--hidden-dtype")
+        known = ", ".join(DTYPES)
+        raise RecipeError(f"unknown dtype {options.hidden_dtype!r} (one of {known})", where="--hidden-dtype")
     refs = [config.base_model, *(e.source_model for e in config.experts)]
     refs += [e.source_model for e in config.shared_experts or []]
     with ExitStack() as stack:
@@ -75,7 +77,9 @@ def build_moe(
         for ref in refs:
             target = resolve_model(ref, config_path)
             if target is None:
-                raise CheckpointError("not found (a path, relative to the working directory or the config, or a Hub id)", where=ref)
+                raise CheckpointError(
+                    "not found (a path, relative to the working directory or the config, or a Hub id)", where=ref
+                )
             model, _ = open_model(target, ref, {})
             stack.callback(model.close)
             targets.append(target)
@@ -89,7 +93,7 @@ def _build(config: MoEConfig, text, where, targets, models: list[Checkpoint], ou
     base_target = targets[0]
     base_folder = base_target.base if isinstance(base_target, AdaptedModel) else base_target
     if not (base_folder / "config.json").is_file():
-        raise CheckpointError("the base model must be a Hugging Face model folder (no config.json)", where=str(base_folder))
+        raise CheckpointError("the base must be a Hugging Face model folder (no config.json)", where=str(base_folder))
     n = len(config.experts)
     out_cfg = arch.out_config(base_folder, n, config.experts_per_token)
     out_dtype = config.out_dtype or _base_dtype(out_cfg, models[0])
@@ -99,7 +103,9 @@ def _build(config: MoEConfig, text, where, targets, models: list[Checkpoint], ou
     plan = plan_moe(arch, out_cfg, models[0], experts, shared)
     check_output_path(out, [p for t in targets for p in _paths(t)], options.overwrite)
     if n & (n - 1):
-        warnings.warn(f"{n} experts is not a power of two: llama.cpp cannot run this model", RecipeWarning)
+        warnings.warn(
+            f"{n} experts is not a power of two: llama.cpp cannot run this model", RecipeWarning, stacklevel=2
+        )
     gated = list(config.experts)
     shared_specs = config.shared_experts or []
     if arch.shared_names is not None and (
@@ -120,6 +126,7 @@ def _build(config: MoEConfig, text, where, targets, models: list[Checkpoint], ou
             f"routers of layers {bad} are nearly degenerate (condition number > {DEGENERATE_CONDITION:g}): "
             "the expert prompts may be too similar and some experts underused",
             RecipeWarning,
+            stacklevel=2,
         )
     layout = write_moe(
         plan,

@@ -115,7 +115,8 @@ def parse_config(data: Any, where: str) -> MoEConfig:
         loc = ".".join(str(p) for p in err["loc"])
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
-            fields = Expert.model_fields if loc.split(".")[0] in ("experts", "shared_experts") else MoEConfig.model_fields
+            in_expert = loc.split(".")[0] in ("experts", "shared_experts")
+            fields = Expert.model_fields if in_expert else MoEConfig.model_fields
             msg = f"unknown key{_close(str(err['loc'][-1]), fields)}"
         raise RecipeError(f"{loc}: {msg}", where=where) from None
 

@@ -80,7 +80,7 @@ def plan_moe(
     if extra:
         problems.append(f"{base.label}: {len(extra)} tensors the {arch.name} cannot hold (first: '{extra[0]}')")
     sources = [*experts, *([shared] if shared else [])]
-    for i, (ckpt, _) in enumerate(sources, start=1):
+    for ckpt, _ in sources:
         problems += _check_expert(ckpt, layers)
     dense_shape = {"gate_proj": (inter, hidden), "up_proj": (inter, hidden), "down_proj": (hidden, inter)}
     for layer in range(layers):
@@ -95,7 +95,8 @@ def plan_moe(
                     problems.append(f"{ckpt.label}: has no tensor '{src}'")
                 elif tuple(info.shape) != dense_shape[proj]:
                     problems.append(
-                        f"{ckpt.label}: '{src}' has shape {list(info.shape)}, the base's MLP is {list(dense_shape[proj])}"
+                        f"{ckpt.label}: '{src}' has shape {list(info.shape)}, "
+                        f"the base's MLP is {list(dense_shape[proj])}"
                     )
                 else:
                     out.append(OutTensor(names[proj], dense_shape[proj], i, src, layer, spec, proj == "down_proj"))

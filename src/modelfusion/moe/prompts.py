@@ -33,9 +33,8 @@ def prompt_tokenizer(folder: Path):
 
 def tokenize(tokenizer, prompts: list[str], where: str) -> dict[str, torch.Tensor]:
     try:
-        enc = tokenizer(
-            [(tokenizer.bos_token or "") + p for p in prompts], return_tensors="pt", padding=True, add_special_tokens=False
-        )
+        texts = [(tokenizer.bos_token or "") + p for p in prompts]
+        enc = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
     except ValueError as e:  # no pad token for prompts of different lengths
         raise UserError(f"cannot tokenize the expert prompts: {e}", where=where) from None
     return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
