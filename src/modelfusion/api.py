@@ -42,6 +42,7 @@ def merge(
     strict: bool = False,
     allow_crimes: bool = False,
     out_format: str = "same",
+    on_calibrate: Callable[[str, int, int], None] | None = None,
 ) -> MergeResult:
     """Merge the models of `recipe` (a file path, YAML text, dict or Recipe) into the folder `out_dir`.
 
@@ -62,6 +63,9 @@ def merge(
     refused unless `allow_crimes=True` (mergekit's --allow-crimes).
     `out_format="same"` writes the output in the base model's format when it is one lone file (a training
     checkpoint .pth, Keras .weights.h5, .onnx, .gguf: docs/formats.md); "safetensors" always writes a folder.
+    A recipe's `calibration:` data gives data-aware methods the statistics of models without a `statistics:` file:
+    computed (cached under `cache_dir`) after every check, before the merge; `on_calibrate(model, done, total)`
+    reports it. A dry run lists them in `MergeResult.calibration` and computes nothing.
     """
     stages = load_stages(recipe)
     options = MergeOptions.create(
@@ -80,7 +84,7 @@ def merge(
         allow_crimes=allow_crimes,
         out_format=out_format,
         cache_dir=cache_dir,
-        callbacks=Callbacks(on_start=on_start, on_progress=on_progress, on_stage=on_stage),
+        callbacks=Callbacks(on_start=on_start, on_progress=on_progress, on_stage=on_stage, on_calibrate=on_calibrate),
     )
     return run_merge(stages, Path(out_dir), options)
 

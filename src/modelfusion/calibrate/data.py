@@ -83,10 +83,26 @@ def text_batches(
     path = Path(path)
     if not path.is_file():
         raise UserError("calibration data file not found", str(path))
-    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return string_batches(
+        lines, tokenizer, batch_size=batch_size, max_length=max_length, examples=examples, where=str(path)
+    )
+
+
+def string_batches(
+    texts: list[str],
+    tokenizer: Any,
+    *,
+    batch_size: int = 8,
+    max_length: int = 128,
+    examples: int | None = None,
+    where: str = "calibration data",
+) -> list[Batch]:
+    """Batches from texts, one example each (blank ones skipped), tokenized as `text_batches` does."""
+    lines = [line for line in texts if line.strip()]
     lines = lines[:examples] if examples is not None else lines
     if not lines:
-        raise UserError("no examples (every line is blank)", str(path))
+        raise UserError("no examples (every line is blank)", where)
     if getattr(tokenizer, "pad_token", None) is None:
         tokenizer.pad_token = tokenizer.eos_token  # causal LMs ship no pad token; padding is masked anyway
     out = []

@@ -129,12 +129,14 @@ def merge_command(
                 allow_crimes=allow_crimes,
             )
             _print_summary(result.summary)
+            for job in result.calibration:
+                typer.echo(f"statistics: {job.describe()}")
             return
         from modelfusion.engine.allocator import reuse_freed_memory
 
         reuse_freed_memory()  # this process exists to merge: tune its allocator (library callers keep theirs)
         progress = Progress(
-            TextColumn("merging"),
+            TextColumn("{task.description}"),
             BarColumn(),
             DownloadColumn(),
             TimeRemainingColumn(),
@@ -142,7 +144,7 @@ def merge_command(
             disable=quiet,
             transient=True,
         )
-        task = progress.add_task("merge", total=None)
+        task = progress.add_task("merging", total=None)
         with progress:
             result = merge(
                 recipe,
@@ -158,8 +160,13 @@ def merge_command(
                 allow_nonfinite=allow_nonfinite,
                 report=report,
                 **files,
-                on_start=lambda s: progress.update(task, total=s.bytes_to_write, completed=0),  # once per stage
+                on_start=lambda s: progress.update(
+                    task, description="merging", total=s.bytes_to_write, completed=0
+                ),  # once per stage
                 on_progress=lambda job: progress.advance(task, job.out.nbytes),
+                on_calibrate=lambda model, done, total: progress.update(
+                    task, description=f"calibrating {model}", completed=done, total=total
+                ),
             )
         s = result.summary
         resumed = f" ({result.resumed} resumed from the interrupted run)" if resume else ""

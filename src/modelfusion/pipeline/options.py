@@ -30,6 +30,8 @@ class Callbacks:
     """Called after each output tensor is written (or taken from the journal on resume)."""
     on_stage: Callable[[int, str | None, Path, bool], None] | None = None
     """Multi-stage recipes: on_stage(index, name, folder, reused) as each stage starts."""
+    on_calibrate: Callable[[str, int, int], None] | None = None
+    """A recipe's `calibration:`: on_calibrate(model, batches done, total) while a model's statistics are computed."""
 
 
 @dataclass(frozen=True)

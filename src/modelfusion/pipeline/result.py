@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from modelfusion.pipeline.calibration import CalibrationJob
 from modelfusion.plan.summary import PlanSummary
 
 
@@ -17,3 +18,5 @@ class MergeResult:
     resumed: int = 0
     """Tensors taken from an interrupted run's journal (resume=True) instead of being computed again, over all
     stages."""
+    calibration: tuple[CalibrationJob, ...] = ()
+    """The statistics files computed from the recipe's `calibration:` (a dry run: to be computed, or cached)."""

@@ -13,6 +13,7 @@ from modelfusion.checkpoint.publish import check_output_path
 from modelfusion.checkpoint.shard_layout import ShardLayout
 from modelfusion.engine.run_options import RunOptions
 from modelfusion.engine.runner import tensors_in_flight
+from modelfusion.pipeline.calibration_run import run_calibration
 from modelfusion.pipeline.options import MergeOptions
 from modelfusion.pipeline.result import MergeResult
 from modelfusion.pipeline.stages import PlannedStage, plan_stage, plan_stages, resolve_stages
@@ -28,8 +29,10 @@ def run_merge(stages: list[LoadedRecipe], out: Path, options: MergeOptions) -> M
     checks = {"strict": options.strict, "allow_crimes": options.allow_crimes}
     with plan_stages(specs, options.random_seed, **checks) as plans:
         final = plans.final.plan
+        computed = tuple(j for s in specs for j in s.calibration)
         if options.dry_run:
-            return MergeResult(None, _summary(final, ShardLayout(final.out_tensors, options.shard_bytes), options))
+            layout = ShardLayout(final.out_tensors, options.shard_bytes)
+            return MergeResult(None, _summary(final, layout, options), calibration=computed)
         check_output_path(out, final.input_paths(), options.overwrite)  # before any stage runs
         on_stage = options.callbacks.on_stage
         resumed = 0
@@ -41,6 +44,8 @@ def run_merge(stages: list[LoadedRecipe], out: Path, options: MergeOptions) -> M
                 on_stage(spec.index, spec.name, spec.out, reused)
             if reused:
                 continue
+            if spec.calibration:  # every stage is planned: now the models run
+                run_calibration(spec.calibration, options.device, options.callbacks.on_calibrate)
             if stage.provisional:  # its inputs now exist: plan it from disk
                 with plan_stage(spec, options.random_seed, named=True, **checks) as fresh:
                     summary, n = _run_stage(fresh, options)
@@ -48,7 +53,7 @@ def run_merge(stages: list[LoadedRecipe], out: Path, options: MergeOptions) -> M
                 summary, n = _run_stage(stage, options)
             resumed += n
         assert summary is not None  # the last stage always runs
-        return MergeResult(out, summary, resumed)
+        return MergeResult(out, summary, resumed, computed)
 
 
 def _summary(plan: MergePlan, layout: ShardLayout, options: MergeOptions) -> PlanSummary:

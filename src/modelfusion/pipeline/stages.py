@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from modelfusion.checkpoint import Checkpoint
 from modelfusion.errors import CheckpointError, PlanError, RecipeWarning
+from modelfusion.pipeline.calibration import CalibrationJob, calibration_jobs, with_statistics
+from modelfusion.pipeline.calibration_run import stage_statistics
 from modelfusion.pipeline.model_refs import ModelTarget, absolute, model_identity, open_model, resolve_model
 from modelfusion.pipeline.options import MergeOptions
 from modelfusion.pipeline.planned_output import planned_checkpoint
@@ -47,12 +49,14 @@ class StageSpec:
     final: bool
     source: Path | None = None
     """The recipe file (statistics files are found relative to the working directory, then to its folder)."""
+    calibration: tuple[CalibrationJob, ...] = ()
+    """Statistics computed before the stage runs; `recipe` already names their files (pipeline/calibration.py)."""
 
 
 def resolve_stages(loaded: list[LoadedRecipe], out: Path, options: MergeOptions) -> list[StageSpec]:
     """Every stage with its models resolved; all missing models of a stage are reported together."""
     if len(loaded) == 1:
-        return [_single(loaded[0], out)]
+        return [_single(loaded[0], out, options)]
     where = str(loaded[0].source) if loaded[0].source else "recipe"
     check_stage_names([s.recipe for s in loaded], where)
     folders: dict[str, Path] = {}
@@ -84,14 +88,28 @@ def resolve_stages(loaded: list[LoadedRecipe], out: Path, options: MergeOptions)
             raise PlanError(missing, where)
         stage_keys = {folders[n]: keys[n] for n in keys}
         ids = {ref: keys[ref] if ref in keys else model_identity(targets[p], stage_keys) for ref, p in paths.items()}
+        jobs = calibration_jobs(
+            st.recipe,
+            st.source,
+            {ref: None if ref in folders else targets[p] for ref, p in paths.items()}.get,
+            options.cache_dir,
+            strict=options.strict,
+            where=where,
+        )
+        stats_recipe = with_statistics(st.recipe, {j.model: str(j.out) for j in jobs})
         key = stage_key(
-            st.recipe, ids.__getitem__, options.random_seed, options.device, __version__, _statistics_identity(st)
+            stats_recipe,
+            ids.__getitem__,
+            options.random_seed,
+            options.device,
+            __version__,
+            _statistics_identity(st, jobs),
         )
         final = i == len(loaded) - 1
         folder = out if final else options.cache_dir / "stages" / f"{name}-{key[:16]}"
         if not final:
             folders[name], keys[name] = folder, key
-        recipe = rename_models(st.recipe, paths)
+        recipe = rename_models(stats_recipe, paths)
         specs.append(
             StageSpec(
                 i,
@@ -103,23 +121,27 @@ def resolve_stages(loaded: list[LoadedRecipe], out: Path, options: MergeOptions)
                 where,
                 final,
                 source=st.source,
+                calibration=tuple(replace(j, model=paths[j.model]) for j in jobs),
             )
         )
     return specs
 
 
-def _statistics_identity(stage: LoadedRecipe) -> Callable[[str], str]:
+def _statistics_identity(stage: LoadedRecipe, jobs: list[CalibrationJob]) -> Callable[[str], str]:
     """A statistics file reference -> the identity of the file it resolves to (a missing file is reported when
-    the stage is planned)."""
+    the stage is planned); a computed file's name is its identity (its calibration key: model, data, options)."""
+    computed = {str(j.out) for j in jobs}
 
     def identity(ref: str) -> str:
+        if ref in computed:
+            return f"calibrated {ref}"
         path = resolve_statistics_path(ref, stage.source)
         return path_identity(path) if path is not None else f"missing {ref}"
 
     return identity
 
 
-def _single(stage: LoadedRecipe, out: Path) -> StageSpec:
+def _single(stage: LoadedRecipe, out: Path, options: MergeOptions) -> StageSpec:
     missing, paths = [], {}
     for ref in stage.recipe.model_paths():
         try:
@@ -136,7 +158,11 @@ def _single(stage: LoadedRecipe, out: Path) -> StageSpec:
     where = str(stage.source) if stage.source else None
     if missing:
         raise PlanError(missing, where)
-    return StageSpec(0, stage.recipe.name, stage.recipe, stage.text, paths, out, where, True, stage.source)
+    jobs = calibration_jobs(
+        stage.recipe, stage.source, paths.__getitem__, options.cache_dir, strict=options.strict, where=where
+    )
+    recipe = with_statistics(stage.recipe, {j.model: str(j.out) for j in jobs})
+    return StageSpec(0, stage.recipe.name, recipe, stage.text, paths, out, where, True, stage.source, tuple(jobs))
 
 
 class PlannedStage:
@@ -178,6 +204,7 @@ def plan_stage(
     planned = planned or {}
     opened: dict[str, Checkpoint] = {}
     checkpoints: dict[str, Checkpoint] = {}
+    stats: dict[str, Checkpoint] | None = None
     provisional = False
     try:
         for ref in spec.recipe.model_paths():
@@ -185,6 +212,9 @@ def plan_stage(
             provisional |= on_planned
             if all(checkpoints[ref] is not p for p in planned.values()):
                 opened[ref] = checkpoints[ref]
+        if spec.calibration:  # planned again from the computed files once they are (run.py)
+            provisional = True
+            stats = stage_statistics(spec.recipe, spec.source, spec.calibration, spec.where)
         plan = build_plan(
             spec.recipe,
             checkpoints,
@@ -193,15 +223,16 @@ def plan_stage(
             recipe_file=spec.source,
             strict=strict,
             allow_crimes=allow_crimes,
+            statistics=stats,
         )
     except PlanError as e:
-        for c in opened.values():
+        for c in [*opened.values(), *(stats or {}).values()]:
             c.close()
         if spec.where is not None and (named or e.where is None):
             raise PlanError(e.problems, spec.where) from None
         raise
     except BaseException:
-        for c in opened.values():
+        for c in [*opened.values(), *(stats or {}).values()]:
             c.close()
         raise
     return PlannedStage(spec, plan, list(opened.values()), provisional=provisional)

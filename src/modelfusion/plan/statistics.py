@@ -85,7 +85,8 @@ def statistic_refs(
             if stats is None:
                 problems.add(
                     f"method '{method.name}' needs the '{stat.name}' statistics of model {ref.model}: give it a "
-                    "statistics file (`statistics: path.safetensors` in its models / sources entry)"
+                    "statistics file (`statistics: path.safetensors` in its models / sources entry) or "
+                    "calibration data (`calibration:`, docs/methods.md)"
                 )
                 continue
             entry = entry_name(stat.name, ref.tensor)

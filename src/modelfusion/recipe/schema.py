@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Union
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -29,11 +29,35 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class Calibration(_Strict):
+    """Calibration data (the recipe's `calibration:`, shared, or a model entry's, overriding it key by key): the
+    statistics a data-aware method needs of a model without a `statistics:` file are computed from it
+    (docs/methods.md, "Calibration in a recipe")."""
+
+    text: str | None = None
+    """A text file, one example a line."""
+    python: str | None = None
+    """`file.py:function`: a function of no arguments returning an iterable of batches (or of strings)."""
+    examples: int | None = Field(None, ge=1)
+    batch_size: int | None = Field(None, ge=1)
+    max_length: int | None = Field(None, ge=1)
+    fisher_labels: Literal["sampled", "given"] | None = None
+    seed: int | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Calibration:
+        if self.text is not None and self.python is not None:
+            raise ValueError("give one of 'text' and 'python', not both")
+        return self
+
+
 class InputModel(_Strict):
     model: str
     parameters: Parameters | None = None
     statistics: str | None = None
     """A safetensors file of the model's per-tensor statistics (Fisher, Gram) for data-aware methods."""
+    calibration: Calibration | None = None
+    """Where its statistics are computed from when it has no `statistics:` file (over the recipe's)."""
 
 
 class SliceSource(_Strict):
@@ -42,6 +66,8 @@ class SliceSource(_Strict):
     parameters: Parameters | None = None
     statistics: str | None = None
     """As InputModel.statistics."""
+    calibration: Calibration | None = None
+    """As InputModel.calibration."""
 
     @field_validator("layer_range")
     @classmethod
@@ -97,6 +123,8 @@ class Recipe(_Strict):
     tokenizer: TokenizerConfig | None = None
     chat_template: str | None = None
     name: str | None = None
+    calibration: Calibration | None = None
+    """Calibration data shared by every model (modelfusion only; see Calibration)."""
 
     @model_validator(mode="after")
     def _models_or_slices(self) -> Recipe:
