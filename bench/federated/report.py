@@ -9,16 +9,24 @@ from pathlib import Path
 
 
 def report(results: Path) -> None:
-    runs = json.loads(results.read_text())["runs"]
+    data = json.loads(results.read_text())
+    runs, args = data["runs"], data.get("args", {})
     groups: dict[tuple, list[dict]] = defaultdict(list)
     for r in runs:
         groups[(r["malicious"], r["alpha"], r["strategy"])].append(r)
-    lines = ["| malicious | alpha | strategy | final accuracy (mean ± std over seeds) |", "|---|---:|---|---:|"]
+    lines = [
+        f"Task `{args.get('task', '?')}`, {args.get('clients', '?')} clients, {args.get('rounds', '?')} rounds, "
+        f"seeds {args.get('seeds', '?')}. Command: `{args.get('command', '?')}`",
+        "",
+        "| malicious | alpha | strategy | final accuracy (mean ± std over seeds) | seeds |",
+        "|---|---:|---|---:|---:|",
+    ]
     for (mal, alpha, name), rs in sorted(groups.items()):
         finals = [r["accuracy"][-1] for r in rs]
         std = statistics.stdev(finals) if len(finals) > 1 else 0.0
         lines.append(
-            f"| {'1 of N, x-10' if mal else 'none'} | {alpha} | {name} | {statistics.mean(finals):.4f} ± {std:.4f} |"
+            f"| {'1 of N, x-10' if mal else 'none'} | {alpha} | {name} | {statistics.mean(finals):.4f} ± {std:.4f} "
+            f"| {len(finals)} |"
         )
     (results.parent / "results.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
@@ -43,4 +51,6 @@ def report(results: Path) -> None:
 
 
 if __name__ == "__main__":
-    report(Path(__file__).parent / "results.json")
+    import sys
+
+    report(Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).parent / "results" / "text" / "results.json")

@@ -55,3 +55,25 @@ def test_import_and_cli_load_neither_flower_nor_ray():
         "bad = [m for m in sys.modules if m.split('.')[0] in ('flwr', 'ray')]; assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_task_sections_and_paths_relative_to_the_config(tmp_path):
+    (tmp_path / "d.jsonl").write_text('{"text": "a", "label": "x"}\n')
+    (tmp_path / "fed.yaml").write_text("task: text\ndata: {path: d.jsonl}\nmodel: {train: head}\n")
+    cfg = load_config(tmp_path / "fed.yaml")
+    assert cfg.data.path == (tmp_path / "d.jsonl").resolve() and cfg.model.train == "head"
+    with pytest.raises(UserError, match="image_size"):
+        load_config({"task": "image", "data": {"path": "x.npz"}, "model": {"image_size": 16}})
+    with pytest.raises(UserError, match=r"model\.train"):
+        load_config({"model": {"train": "some"}})
+
+
+def test_task_split_needs_task_names():
+    from modelfusion.federated.tasks import get_task
+
+    cfg = load_config({"partition": {"kind": "task"}})
+    with pytest.raises(UserError, match="no tasks"):
+        get_task(cfg).client_data(0, 3, cfg.partition, 0)
+    with pytest.raises(ValueError, match="at least one task per client"):
+        partition([0, 1, 0, 1], 3, "task", 0.5, 0, tasks=["a", "b", "a", "b"])
+    assert partition([0, 1, 0, 1], 2, "task", 0.5, 0, tasks=["b", "a", "b", "a"]) == [[1, 3], [0, 2]]
