@@ -368,7 +368,7 @@ BROKEN_MODELS = {
     "config hidden_size disagrees": (config_hidden_mismatch, "hidden_size=24"),
     "config num_hidden_layers disagrees": (config_layers_mismatch, "num_hidden_layers=3"),
     "config.json not JSON": (config_not_json, "not valid JSON"),
-    "pickle holds no state dict": (pickle_not_a_state_dict, "no tensors"),
+    "pickle holds no state dict": (pickle_not_a_state_dict, "holds no state dict"),
     "pickle is garbage": (pickle_garbage, "cannot load"),
     "pickle truncated": (pickle_truncated, "cannot load"),
     "NaN in a tensor": (nan_model, "NaN or Inf"),
