@@ -28,8 +28,12 @@ from pathlib import Path
 import torch
 import yaml
 
+from tests.parity.arch_models import build_arch_models
 from tests.parity.harness import MERGEKIT_YAML, build_models, load_folder, run_mergekit, with_paths
-from tests.parity.upstream import RANDOM, REFUSED, UPSTREAM, as_float32
+from tests.parity.upstream import REFUSED, as_float32
+from tests.parity.upstream_arch import VLM, every, vlm_outcome
+
+UPSTREAM, RANDOM = every()
 
 MATCHING = ("identical", "rounding", "float32 compute", "random", "both refuse")
 
@@ -109,12 +113,13 @@ def _stages(recipes: dict[str, dict | list]) -> dict[str, dict]:
 
 
 def measure(work: Path) -> dict[str, dict]:
-    models = build_models(work / "models")
+    models = {**build_models(work / "models"), **build_arch_models(work / "models")}
     runnable = {n: r for n, r in UPSTREAM.items() if n not in REFUSED}
     references = {f"{n}@f32": as_float32(r) for n, r in runnable.items() if as_float32(r) is not r}
     theirs = _run_mergekit_named(_stages({**runnable, **references}), models, work / "mergekit")
     rows: dict[str, dict] = {}
     for name, recipe in UPSTREAM.items():
+        note = ""
         refused = _run_ours(recipe, models, work / "modelfusion" / name)
         mk_refused = _mergekit_refuses(recipe, models, work / "mk_refused" / name) if name in REFUSED else None
         if name in REFUSED:
@@ -124,9 +129,14 @@ def measure(work: Path) -> dict[str, dict]:
             outcome, detail = "modelfusion refuses", refused
         else:
             ours = load_folder(work / "modelfusion" / name)
-            outcome, detail = compare(name, ours, load_folder(theirs[name]))
-            if outcome == "differs" and f"{name}@f32" in theirs:
-                reference = load_folder(theirs[f"{name}@f32"])
+            outputs = {k: load_folder(theirs[k]) for k in (name, f"{name}@f32") if k in theirs}
+            if name in VLM:  # mergekit leaves the language model out: compare what it writes, and say so
+                for k in outputs:
+                    outputs[k], note = vlm_outcome(ours, outputs[k])
+                ours = {k: ours[k] for k in outputs[name]} if note else ours
+            outcome, detail = compare(name, ours, outputs[name])
+            if outcome == "differs" and f"{name}@f32" in outputs:
+                reference = outputs[f"{name}@f32"]
                 ref, ref_detail = compare(name, ours, reference)
                 if ref in ("identical", "rounding"):
                     outcome = "float32 compute"
@@ -134,8 +144,11 @@ def measure(work: Path) -> dict[str, dict]:
                 else:
                     fraction = differing_fraction(ours, reference)
                     detail = f"{fraction:.2%} of entries differ from mergekit's float32 computation ({ref_detail})"
+                    detail = f"{note}; of the tensors it writes, {detail}" if note else detail
                     rows[name] = {"outcome": outcome, "detail": detail, "differing_fraction_vs_f32": fraction}
                     continue
+            if note:
+                outcome, detail = "differs", f"{note}; the tensors it writes: {outcome} {detail}".strip()
         rows[name] = {"outcome": outcome, "detail": detail}
     return rows
 

@@ -169,6 +169,14 @@ REFUSED = {"t_della_invalid_epsilon"}
 
 
 HALF = {"bfloat16": "bf16", "float16": "f16"}
+MODEL_NAMES = (
+    "base",
+    "ft1",
+    "ft2",
+    "ft3",
+    *(f"{k}_{n}" for k in ("vlm", "granite", "gpt2", "t5") for n in ("base", "ft1", "ft2")),
+)
+"""The models with `_bf16` / `_f16` copies (tests/parity/harness.py, tests/parity/arch_models.py: `_bf16` only)."""
 
 
 def as_float32(recipe: dict | list) -> dict | list:
@@ -181,6 +189,6 @@ def as_float32(recipe: dict | list) -> dict | list:
     if dtype not in HALF:
         return recipe
     text = json.dumps({**recipe, "dtype": "float32", "out_dtype": recipe.get("out_dtype", dtype)})
-    for name in ("base", "ft1", "ft2", "ft3"):
+    for name in MODEL_NAMES:
         text = text.replace(f'"{name}"', f'"{name}_{HALF[dtype]}"')
     return json.loads(text)
