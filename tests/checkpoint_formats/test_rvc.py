@@ -65,8 +65,37 @@ def test_different_sample_rate_or_f0_is_a_plan_error_naming_both(tmp_path: Path)
     assert_clean_failure(result, out, "a.pth", "b48.pth", "RVC sr", "RVC f0")
 
 
-def test_different_speaker_counts_are_refused_by_shape(tmp_path: Path) -> None:
-    a, b = _voice(tmp_path / "a.pth", 1), _voice(tmp_path / "b.pth", 2, speakers=1)
+def test_different_speaker_counts_truncate_emb_g_as_rvc_does(tmp_path: Path) -> None:
+    """RVC WebUI's ckpt merge keeps the first min(n_a, n_b) rows of emb_g.weight; so do we, with a plan warning,
+    a note in the model card, and config[-3] (spk_embed_dim) set to the kept count so RVC builds emb_g of that size."""
+    a, b = _voice(tmp_path / "a.pth", 1), _voice(tmp_path / "b.pth", 2, speakers=4)
     out = tmp_path / "out"
-    result = run_cli("merge", weighted_recipe(tmp_path, [a, b], [0.5, 0.5]), out, "-q")
+    result = merge_cli(weighted_recipe(tmp_path, [a, b], [0.5, 0.5], base=a), out)
+    assert "truncated" in result.output and "emb_g.weight" in result.output
+    merged = torch.load(out / "model.pth", weights_only=True)
+    src_a, src_b = torch.load(a, weights_only=True), torch.load(b, weights_only=True)
+    emb = merged["weight"]["emb_g.weight"]
+    assert emb.shape == (4, 256) and emb.dtype == torch.float16
+    want = (0.5 * src_a["weight"]["emb_g.weight"][:4].float() + 0.5 * src_b["weight"]["emb_g.weight"].float()).half()
+    torch.testing.assert_close(emb, want, rtol=0, atol=2e-3)
+    assert merged["config"][-3] == 4 and merged["config"][:-3] == src_a["config"][:-3]
+    assert src_a["config"][-3] == 109  # the input is untouched
+    card = (out / "README.md").read_text()
+    assert "emb_g.weight" in card and "a.pth: 109" in card and "b.pth: 4" in card
+
+
+def test_speaker_truncation_is_an_error_with_strict(tmp_path: Path) -> None:
+    a, b = _voice(tmp_path / "a.pth", 1), _voice(tmp_path / "b.pth", 2, speakers=4)
+    out = tmp_path / "out"
+    result = run_cli("merge", weighted_recipe(tmp_path, [a, b], [0.5, 0.5]), out, "-q", "--strict")
+    assert_clean_failure(result, out, "emb_g.weight", "truncated")
+
+
+def test_rvc_speaker_embedding_against_a_non_rvc_file_is_refused_by_shape(tmp_path: Path) -> None:
+    a = _voice(tmp_path / "a.pth", 1)
+    plain = tmp_path / "plain.pth"
+    weight = torch.load(a, weights_only=True)["weight"]
+    torch.save({**weight, "emb_g.weight": weight["emb_g.weight"][:3]}, plain)
+    out = tmp_path / "out"
+    result = run_cli("merge", weighted_recipe(tmp_path, [a, plain], [0.5, 0.5]), out, "-q")
     assert_clean_failure(result, out, "emb_g.weight")

@@ -33,16 +33,48 @@ def _require_safe_torch(path: Path) -> None:
         )
 
 
+RVC_MARKERS = ("config", "sr", "f0", "version")
+SPEAKER_EMBEDDING = "emb_g.weight"
+"""RVC's speaker embedding: one row per speaker id (config[-3], spk_embed_dim, is its row count)."""
+
+
+def is_rvc(root: object) -> bool:
+    """RVC WebUI's .pth: a `weight` dict of tensors with at least one of config / sr / f0 / version beside it."""
+    return isinstance(root, dict) and isinstance(root.get("weight"), dict) and any(k in root for k in RVC_MARKERS)
+
+
+def rvc_problem(root: object) -> str | None:
+    """Why a file that looks like an RVC voice model is not one RVC WebUI could load (None if it is fine or not
+    RVC at all). `version` may be missing (RVC v1 files have none; RVC reads them as v1)."""
+    if not is_rvc(root):
+        return None
+    config, weight = root.get("config"), root["weight"]
+    if not isinstance(config, list) or len(config) < 3 or type(config[-3]) is not int:
+        return "an RVC voice model whose 'config' is missing or not RVC's list (spk_embed_dim at config[-3])"
+    if not isinstance(root.get("sr"), str) or root.get("f0") not in (0, 1) or type(root.get("f0")) is not int:
+        return "an RVC voice model without a valid 'sr' (e.g. '40k') and 'f0' (0 or 1)"
+    if not isinstance(root.get("version", "v1"), str):
+        return "an RVC voice model whose 'version' is not a string"
+    emb = weight.get(SPEAKER_EMBEDDING)
+    if not isinstance(emb, torch.Tensor) or emb.dim() != 2:
+        return f"an RVC voice model without a 2-D speaker embedding '{SPEAKER_EMBEDDING}'"
+    return None
+
+
 def rvc_compat(root: object) -> dict[str, object]:
     """What two RVC voice models must share ({} for other checkpoints): RVC WebUI's .pth is `{"weight": {...},
     "config": [...], "info", "sr", "f0", "version"}`; config[-3] is the speaker count (spk_embed_dim), which may
-    differ (emb_g.weight's shape then differs, reported by the plan)."""
-    if not (isinstance(root, dict) and isinstance(root.get("weight"), dict) and isinstance(root.get("config"), list)):
+    differ (emb_g.weight is then truncated to the smaller count, modelfusion.checkpoint.format_checks)."""
+    if not is_rvc(root):
         return {}
     config = root["config"]
     arch = config[:-3] + config[-2:] if len(config) >= 3 else config
-    keys = ("sr", "f0", "version")
-    return {"RVC architecture (config)": arch, **{f"RVC {k}": root.get(k) for k in keys}}
+    keys = ("sr", "f0")
+    return {
+        "RVC architecture (config)": arch,
+        **{f"RVC {k}": root.get(k) for k in keys},
+        "RVC version": root.get("version", "v1"),
+    }
 
 
 class PickleFile:
@@ -88,8 +120,14 @@ class PickleFile:
         if isinstance(found, str):
             raise CheckpointError(found, where=str(self.path))
         state, self.tree = found
+        problem = rvc_problem(obj)
+        if problem is not None:
+            raise CheckpointError(f"refused: {problem}", where=str(self.path))
         self.root = obj
         self.compat = rvc_compat(obj)
+        self.rvc = bool(self.compat)
+        self.speaker_rows: int | None = None
+        self.speaker_counts: dict[str, int] = {}
         for name, t in state.items():
             if t.layout != torch.strided or t.dtype not in TORCH_TO_SAFETENSORS or t.is_quantized:
                 raise CheckpointError(
@@ -99,7 +137,17 @@ class PickleFile:
                 )
         return state
 
+    def limit_speakers(self, rows: int, counts: dict[str, int]) -> None:
+        """Expose only the first `rows` speakers of an RVC model's speaker embedding, as RVC WebUI's ckpt merge
+        does for models with different speaker counts (`counts`: each model's, for the model card); the output's
+        config[-3] follows."""
+        info = self.infos[SPEAKER_EMBEDDING]
+        self.speaker_rows, self.speaker_counts = rows, dict(counts)
+        self.infos[SPEAKER_EMBEDDING] = TensorInfo(info.name, (rows, *info.shape[1:]), info.dtype, info.file)
+
     def read(self, name: str) -> torch.Tensor:
+        if name == SPEAKER_EMBEDDING and self.speaker_rows is not None:
+            return self._tensors[name][: self.speaker_rows]
         return self._tensors[name]
 
     def close(self) -> None:
@@ -116,10 +164,22 @@ class PickleFile:
         returns notes for the model card."""
         if self.root is None:
             raise RuntimeError(f"{self.path} is closed")
-        torch.save(rebuild(self.root, self.tree, tensors), dest)
-        if not self.tree.dropped:
-            return []
-        return [
-            f"Dropped from the output: `{'`, `'.join(self.tree.dropped)}` (training state of the base model "
-            f"{self.path.name}; it does not fit the merged weights)."
-        ]
+        out = rebuild(self.root, self.tree, tensors)
+        notes = []
+        emb = tensors.get(SPEAKER_EMBEDDING) if self.rvc else None
+        if emb is not None and emb.dim() == 2:
+            out["config"][-3] = int(emb.shape[0])  # type: ignore[index]  # RVC builds emb_g from it
+        if emb is not None and self.speaker_counts:
+            counts = ", ".join(f"{Path(m).name}: {n}" for m, n in self.speaker_counts.items())
+            notes.append(
+                f"`{SPEAKER_EMBEDDING}` holds {emb.shape[0]} speakers: the models' speaker counts differ ({counts}) "
+                "and, as in RVC WebUI's ckpt merge, the speaker embedding was truncated to the smallest count "
+                f"(speaker ids {emb.shape[0]} and above are gone); `config[-3]` (spk_embed_dim) is {emb.shape[0]}."
+            )
+        torch.save(out, dest)
+        if self.tree.dropped:
+            notes.append(
+                f"Dropped from the output: `{'`, `'.join(self.tree.dropped)}` (training state of the base model "
+                f"{self.path.name}; it does not fit the merged weights)."
+            )
+        return notes

@@ -9,7 +9,7 @@ import torch
 
 from modelfusion.checkpoint import Checkpoint, TensorInfo
 from modelfusion.checkpoint.dtypes import NAME_TO_TORCH, is_float
-from modelfusion.checkpoint.format_checks import format_problems
+from modelfusion.checkpoint.format_checks import align_speakers, format_problems
 from modelfusion.errors import ModelFusionError
 from modelfusion.methods import MergeMethod, all_methods, get_method
 from modelfusion.plan.config_check import architecture_problems, config_problems
@@ -240,6 +240,8 @@ def build_plan(
     opened_here = statistics is None
     if statistics is None:
         statistics = open_statistics(recipe, recipe_file, problems)
+    for message in align_speakers(checkpoints):  # RVC speaker embeddings truncated as RVC WebUI does
+        problems.warn(message)
     builder = _Builder(recipe, checkpoints, problems, statistics)
     builder.check_and_build()
     if builder.vocab is not None:
