@@ -38,9 +38,13 @@ class GgufFile:
         self._q = gguf.GGMLQuantizationType
         try:
             self.reader = gguf.GGUFReader(self.path, "r")
-        except Exception as e:  # bad magic, truncated, lying counts: the reader raises many types
+            for field in self.reader.fields.values():
+                field.contents()  # every value decodes (UTF-8 strings, known types): the writer copies them all
+        except Exception as e:  # bad magic, truncated, lying counts, bad UTF-8: the reader raises many types
             detail = (str(e).strip().splitlines() or [""])[0][:200]
-            raise CheckpointError(f"cannot read GGUF file (corrupt or truncated?): {detail}", str(self.path)) from None
+            raise CheckpointError(
+                f"cannot read GGUF file (corrupt or truncated?): {type(e).__name__}: {detail}", str(self.path)
+            ) from None
         self._tensors = {t.name: t for t in self.reader.tensors}
         if not self._tensors:
             raise CheckpointError("holds no tensors", where=str(self.path))
@@ -79,8 +83,10 @@ class GgufFile:
             if info.dtype != torch.float32 or t.tensor_type == self._q.F32:
                 return torch.from_numpy(np.array(t.data, copy=True)).reshape(info.shape)
             return torch.from_numpy(np.array(dequantize(t.data, t.tensor_type), copy=True)).reshape(info.shape)
-        except (NotImplementedError, ValueError) as e:
-            raise CheckpointError(f"cannot read tensor '{name}' ({t.tensor_type.name}): {e}", str(self.path)) from None
+        except Exception as e:  # a type gguf cannot dequantize, data of the wrong size
+            detail = (str(e).strip().splitlines() or [""])[0][:200]
+            problem = f"cannot read tensor '{name}' ({t.tensor_type.name}): {detail}"
+            raise CheckpointError(problem, where=str(self.path)) from None
 
     def close(self) -> None:
         self._tensors = {}

@@ -47,11 +47,15 @@ class OnnxFile:
             except Exception as e:
                 raise CheckpointError(f"cannot read external data: {e}", where=str(self.path)) from None
         self.model = model
-        self._inits = {init.name: init for init in model.graph.initializer}
+        self._inits = {}
         self.infos: dict[str, TensorInfo] = {}
-        for name, init in self._inits.items():
+        for init in model.graph.initializer:
+            if init.name in self._inits:  # the graph would use one, a dict would keep the other: refuse
+                raise CheckpointError(f"two initializers are named '{init.name}'", where=str(self.path))
+            self._inits[init.name] = init
             dtype = self._dtype(init, onnx)
-            self.infos[name] = TensorInfo(name=name, shape=tuple(init.dims), dtype=dtype, file=str(self.path))
+            self._check_size(init, dtype)
+            self.infos[init.name] = TensorInfo(init.name, tuple(init.dims), dtype, str(self.path))
         if not self.infos:
             raise CheckpointError("has no initializers (no weights to merge)", where=str(self.path))
         self.compat = {"onnx graph": self._graph_digest()}
@@ -68,16 +72,32 @@ class OnnxFile:
                 )
 
     def _dtype(self, init, onnx) -> torch.dtype:
-        np_type = onnx.helper.tensor_dtype_to_np_dtype(init.data_type)
         if init.data_type == onnx.TensorProto.BFLOAT16:
             return torch.bfloat16
         try:
+            np_type = onnx.helper.tensor_dtype_to_np_dtype(init.data_type)
             dtype = torch.from_numpy(np.empty(0, dtype=np_type)).dtype
-        except TypeError:
-            dtype = None
+        except (KeyError, TypeError, ValueError):  # an unknown type number, a type numpy or torch lacks
+            np_type, dtype = f"data_type {init.data_type}", None
         if dtype not in TORCH_TO_SAFETENSORS:
             raise CheckpointError(f"initializer '{init.name}' has unsupported type {np_type}", str(self.path))
         return dtype
+
+    def _check_size(self, init, dtype: torch.dtype) -> None:
+        """Dimensions are counts, and inline raw data holds exactly their product's bytes (typed fields and
+        external data are checked when read)."""
+        if any(d < 0 for d in init.dims):
+            problem = f"initializer '{init.name}' has a negative dimension {list(init.dims)}"
+            raise CheckpointError(problem, where=str(self.path))
+        count = 1
+        for d in init.dims:
+            count *= d
+        if init.HasField("raw_data") and len(init.raw_data) != count * dtype.itemsize:
+            raise CheckpointError(
+                f"initializer '{init.name}' {list(init.dims)} needs {count * dtype.itemsize} bytes but holds "
+                f"{len(init.raw_data)}",
+                where=str(self.path),
+            )
 
     def _graph_digest(self) -> str:
         graph = self.model.graph.__class__()
