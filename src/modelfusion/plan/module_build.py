@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from modelfusion.errors import ModelFusionError
 from modelfusion.methods import get_method
-from modelfusion.plan.modules import ModuleMap, module_config
+from modelfusion.plan.modules import ModuleConfigError, ModuleMap, module_config
 from modelfusion.plan.naming import count_layers
 from modelfusion.plan.sources import SliceSpec, module_slices
 
@@ -27,12 +27,14 @@ class ModulesMixin:
     module_of: ModuleMap | None
     module: str | None
     module_origins: dict[str | None, list[tuple[str, int]]]
+    module_config_out: dict | None
 
     def init_modules(self: Any, recipe: Recipe) -> None:
         self.modules = module_slices(recipe) if recipe.modules is not None else None
         self.module_of = ModuleMap(list(recipe.modules)) if recipe.modules is not None else None
         self.module = None
         self.module_origins = {}
+        self.module_config_out = None
 
     def where(self: Any, i: int) -> str:
         """How the recipe names slice i of the current module (in errors)."""
@@ -71,10 +73,15 @@ class ModulesMixin:
             self.check_recipe()
             self.build()
         self.module, self.slices, self.method = None, every, recipe_method
+        self.module_config_out = self._modules_config(ref.config)  # at plan time: its problems are the plan's
 
     def modules_config(self: Any, config: dict | None) -> dict | None:
-        """config.json of a `modules:` merge: each module whose slices restack its layers gets its count (and
-        per-layer lists) in its sub-config."""
+        """config.json of a `modules:` merge (computed by check_and_build, from the reference's `config`)."""
+        return self.module_config_out
+
+    def _modules_config(self: Any, config: dict | None) -> dict | None:
+        """Each module whose slices restack its layers gets its count (and per-layer lists) in its config key
+        (modules.module_config); a count with no known key is a plan problem."""
         if config is None:
             return None
         for name, slices in self.modules.items():
@@ -88,6 +95,9 @@ class ModulesMixin:
                 continue
             configs = {m: c.config for m, c in self.ckpts.items()}
             counts = {m: count_layers([n for n in c.infos if self.mine(n)], None) for m, c in self.ckpts.items()}
-            config = module_config(config, names, ref_layers, origins, configs, counts)
+            try:
+                config = module_config(config, names, ref_layers, origins, configs, counts, name)
+            except ModuleConfigError as e:
+                self.problems.add(str(e))
         self.module = None
         return config

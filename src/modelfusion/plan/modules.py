@@ -81,6 +81,20 @@ def stacks(names: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(found)) or ["none"]
 
 
+T5_TYPES = ("t5", "mt5", "umt5", "longt5", "switch_transformers")
+"""model_types whose config.json counts the encoder's layers in `num_layers`, the decoder's in `num_decoder_layers`."""
+
+
+class ModuleConfigError(ValueError):
+    """A module's slices change its layer count and config.json has no key known to hold it."""
+
+
+def _side(stack: str) -> str | None:
+    """'encoder' or 'decoder' when that is a component of the layer stack's prefix (`model.encoder.layers`)."""
+    sides = [s for s in ("encoder", "decoder") if s in stack.split(".")]
+    return sides[0] if len(sides) == 1 else None
+
+
 def module_config(
     config: dict,
     names: Sequence[str],
@@ -88,12 +102,66 @@ def module_config(
     origins: Sequence[tuple[str, int]],
     configs: Mapping[str, dict | None],
     counts: Mapping[str, int],
+    module: str = "",
 ) -> dict:
     """`config` with the layer count of the module made of `names` restacked (a module whose slices change its
-    layer count): in the sub-config its names point to (`vision_config`, `text_config`), else at top level."""
+    layer count): an encoder's or decoder's in its own key (T5 `num_layers` / `num_decoder_layers`; Whisper,
+    BART `encoder_layers` / `decoder_layers`; an `encoder` / `decoder` sub-config), else in the sub-config its
+    names point to (`vision_config`, `text_config`), else at top level. ModuleConfigError where no key is
+    known for certain (several stacks in one module; an encoder-decoder config of another layout)."""
+    found = stacks(names)
+    if len(found) > 1:
+        raise ModuleConfigError(
+            f"modules.{module}: its slices change the layer count of several layer stacks ({', '.join(found)}); "
+            "give each stack its own module"
+        )
+    side = _side(found[0])
+    if side is not None:
+        return _encoder_decoder_config(config, side, ref_layers, origins, configs, counts, module)
+    if config.get("is_encoder_decoder"):
+        raise ModuleConfigError(
+            f"modules.{module}: its slices change the layer count of '{found[0]}' in an encoder-decoder model "
+            f"(model_type {config.get('model_type')!r}), and which config.json key holds it is unknown; keep its "
+            "layer count (slices covering every layer once)"
+        )
     joined = ".".join(names)
     key = next((k for hint, k in SUB_CONFIGS.items() if hint in joined and isinstance(config.get(k), dict)), None)
     if key is None:
         return restacked_config(config, ref_layers, origins, configs, counts)
     subs = {m: (c or {}).get(key) for m, c in configs.items()}
     return {**config, key: restacked_config(config[key], ref_layers, origins, subs, counts)}
+
+
+def _encoder_decoder_config(
+    config: dict,
+    side: str,
+    ref_layers: int,
+    origins: Sequence[tuple[str, int]],
+    configs: Mapping[str, dict | None],
+    counts: Mapping[str, int],
+    module: str,
+) -> dict:
+    if isinstance(config.get(side), dict):  # EncoderDecoderModel, VisionEncoderDecoderModel: one sub-config each
+        subs = {m: (c or {}).get(side) for m, c in configs.items()}
+        return {**config, side: restacked_config(config[side], ref_layers, origins, subs, counts)}
+    out = dict(config)
+    if isinstance(config.get("encoder_layers"), int) and isinstance(config.get("decoder_layers"), int):
+        out[f"{side}_layers"] = len(origins)  # Whisper, BART, mBART, Marian, Pegasus, M2M100, ...
+        if side == "encoder" and config.get("num_hidden_layers") == config["encoder_layers"]:
+            out["num_hidden_layers"] = len(origins)  # older configs repeat the encoder's count there
+        return out
+    if isinstance(config.get("num_layers"), int) and (
+        config.get("model_type") in T5_TYPES or "num_decoder_layers" in config
+    ):
+        if side == "encoder":
+            if config.get("num_decoder_layers") is None:  # T5Config: None means as many as the encoder
+                out["num_decoder_layers"] = config["num_layers"]
+            out["num_layers"] = len(origins)
+        else:
+            out["num_decoder_layers"] = len(origins)
+        return out
+    raise ModuleConfigError(
+        f"modules.{module}: its slices change the {side}'s layer count, and config.json (model_type "
+        f"{config.get('model_type')!r}) has no key known to hold it; keep its layer count (slices covering every "
+        "layer once)"
+    )

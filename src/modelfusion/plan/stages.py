@@ -45,6 +45,11 @@ def _token_models(cfg: object) -> list[str]:
     return []
 
 
+def _entries(data: dict, key: str) -> list[dict]:
+    """The `models` or `slices` entries of a dumped recipe: its own and every module's."""
+    return [*(data.get(key) or []), *(e for mod in (data.get("modules") or {}).values() for e in mod.get(key) or [])]
+
+
 def rename_models(recipe: Recipe, names: Mapping[str, str]) -> Recipe:
     """A copy of `recipe` with model references replaced through `names` (others unchanged)."""
 
@@ -55,13 +60,16 @@ def rename_models(recipe: Recipe, names: Mapping[str, str]) -> Recipe:
     for key in ("base_model", "tokenizer_source"):
         if key in data:
             data[key] = sub(data[key])
-    for m in data.get("models") or []:
+    for m in _entries(data, "models"):
         m["model"] = sub(m["model"])
-    for sl in data.get("slices") or []:
+    for sl in _entries(data, "slices"):
         if "base_model" in sl:
             sl["base_model"] = sub(sl["base_model"])
         for s in sl["sources"]:
             s["model"] = sub(s["model"])
+    for mod in (data.get("modules") or {}).values():
+        if "base_model" in mod:
+            mod["base_model"] = sub(mod["base_model"])
     tok = data.get("tokenizer")
     if tok:
         if tok.get("source") not in ("base", "union"):
@@ -100,9 +108,11 @@ def path_identity(path: Path) -> str:
 
 
 def statistics_refs(recipe: Recipe) -> list[str]:
-    """Every statistics file the recipe names (`statistics:` of a models / sources entry), each once."""
-    refs = [m.statistics for m in recipe.models or []]
-    refs += [s.statistics for sl in recipe.slices or [] for s in sl.sources]
+    """Every statistics file the recipe names (`statistics:` of a models / sources entry, modules' included),
+    each once."""
+    models = [*(recipe.models or []), *(m for mod in (recipe.modules or {}).values() for m in mod.models or [])]
+    refs = [m.statistics for m in models]
+    refs += [s.statistics for sl in recipe.all_slices() for s in sl.sources]
     return list(dict.fromkeys(r for r in refs if r is not None))
 
 
@@ -124,7 +134,7 @@ def stage_key(
         if statistics_identity is None:
             raise ValueError("stage_key: the stage names statistics files; give statistics_identity")
         ids = {r: f"<{statistics_identity(r)}>" for r in stats}
-        entries = list(data.get("models") or []) + [s for sl in data.get("slices") or [] for s in sl["sources"]]
+        entries = _entries(data, "models") + [s for sl in _entries(data, "slices") for s in sl["sources"]]
         for entry in entries:
             if "statistics" in entry:
                 entry["statistics"] = ids[entry["statistics"]]

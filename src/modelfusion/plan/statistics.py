@@ -21,9 +21,11 @@ from modelfusion.recipe.schema import Recipe
 
 
 def statistics_paths(recipe: Recipe, problems: Problems) -> dict[str, str]:
-    """model -> the statistics file the recipe names for it (one file per model)."""
-    entries = [(m.model, m.statistics) for m in recipe.models or []]
-    entries += [(s.model, s.statistics) for sl in recipe.slices or [] for s in sl.sources]
+    """model -> the statistics file the recipe names for it (one file per model), in `models:`, `slices:` and
+    every module's entries."""
+    models = [*(recipe.models or []), *(m for mod in (recipe.modules or {}).values() for m in mod.models or [])]
+    entries = [(m.model, m.statistics) for m in models]
+    entries += [(s.model, s.statistics) for sl in recipe.all_slices() for s in sl.sources]
     paths: dict[str, str] = {}
     for model, path in entries:
         if path is None:
