@@ -110,7 +110,7 @@ VISION = Suite(
             max_validation_per_class=12,
             max_test_per_class=100,
         ),
-        config=VisionConfig(size=32, epochs=2, batch_size=32, learning_rate=3e-4),
+        config=VisionConfig(size=32, epochs=3, batch_size=32, learning_rate=5e-4),
     ),
     tasks=("fashion", "fashion_tops", "letters", "digits"),
     candidates=("fashion", "fashion_tops", "letters", "digits"),

@@ -7,10 +7,10 @@ mean and standard deviation.
 
 The model is the backbone (everything but `_fc`) followed by global average pooling and one linear head per task
 (`modelfusion.evaluate.ClassificationHead`). As for text: the head is first a linear probe on the frozen backbone,
-then backbone and head are trained together (LP-FT), BatchNorm layers kept in eval mode (ImageNet running
-statistics, unchanged by fine-tuning: updating them over a few dozen small batches left stale statistics that made
-the fine-tune worse than the probe at eval time). A fine-tune is saved as a folder holding `model.safetensors`
-(the backbone's state dict, BatchNorm statistics included) and `head.safetensors`, which `modelfusion merge` reads.
+then backbone and head are trained together (LP-FT), BatchNorm in train mode; its running statistics are then
+recomputed over the training images (`recalibrate_batchnorm`). A fine-tune is saved as a folder holding
+`model.safetensors` (the backbone's state dict, BatchNorm statistics included) and `head.safetensors`, which
+`modelfusion merge` reads.
 """
 
 from __future__ import annotations
@@ -223,9 +223,6 @@ def finetune_image(model: torch.nn.Module, task: ImageTask, config: VisionConfig
     gen = torch.Generator().manual_seed(config.seed)
     torch.manual_seed(config.seed)
     model.train()
-    for module in model.modules():  # BatchNorm keeps ImageNet statistics (a few hundred small-batch steps would
-        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):  # leave stale running stats at eval time)
-            module.eval()
     head.train()
     for epoch in range(config.epochs):
         print(f"    {task.name} seed {config.seed}: epoch {epoch + 1}/{config.epochs}", flush=True)
@@ -238,8 +235,25 @@ def finetune_image(model: torch.nn.Module, task: ImageTask, config: VisionConfig
             loss.backward()
             opt.step()
             sched.step()
-    model.eval()
+    recalibrate_batchnorm(model, images, config.size)
     return head.eval()
+
+
+@torch.no_grad()
+def recalibrate_batchnorm(model: torch.nn.Module, images: torch.Tensor, size: int, batch: int = 256) -> None:
+    """Recompute every BatchNorm's running mean and variance as the average over `images` (train mode, no
+    gradient, cumulative average), then put the model in eval mode. Fine-tuning moves the weights faster than the
+    BatchNorm momentum (0.01 in this port) moves the statistics: without this the fine-tune scores below the probe."""
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None
+    model.train()
+    for i in range(0, len(images), batch):
+        features(model, preprocess(images[i : i + batch], size))
+    for m in norms:
+        m.momentum = 0.01
+    model.eval()
 
 
 def _fingerprint(task: ImageTask, config: VisionConfig, kind: str) -> str:
