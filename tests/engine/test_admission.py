@@ -15,10 +15,10 @@ def test_largest_that_fits_first_and_equal_needs_in_order():
 def test_dry_run_peak_is_the_runners_bound():
     import torch
 
-    from modelfusion.plan import build_plan
     from modelfusion.checkpoint import open_checkpoint
     from modelfusion.engine.execute import job_memory
     from modelfusion.engine.runner import tensors_in_flight
+    from modelfusion.plan import build_plan
     from modelfusion.recipe import Recipe
 
     g = torch.Generator().manual_seed(0)

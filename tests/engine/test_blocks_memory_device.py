@@ -84,8 +84,8 @@ def test_memory_budget_runs_big_jobs_one_at_a_time(monkeypatch) -> None:
     ms, w = _models(2), [1.0, 1.0, 2.0]
     plan_result = {}
 
-    from modelfusion.plan import build_plan  # the plan of a state-dict merge, run with a tiny budget
     from modelfusion.checkpoint import open_checkpoint
+    from modelfusion.plan import build_plan  # the plan of a state-dict merge, run with a tiny budget
     from modelfusion.recipe import Recipe
 
     ckpts = {f"m{i}": open_checkpoint(m, label=f"m{i}") for i, m in enumerate(ms)}

@@ -10,4 +10,12 @@ from modelfusion.methods.catalog.svd import SVD_FAMILY
 from modelfusion.methods.catalog.task_vector_methods import SCE, TASK_VECTOR
 from modelfusion.methods.spec import MergeMethod
 
-BUILTIN: tuple[MergeMethod, ...] = (*AVERAGING, *INTERPOLATION, *TASK_VECTOR, SCE, *RAM_FAMILY, *DATA_AWARE, *SVD_FAMILY)
+BUILTIN: tuple[MergeMethod, ...] = (
+    *AVERAGING,
+    *INTERPOLATION,
+    *TASK_VECTOR,
+    SCE,
+    *RAM_FAMILY,
+    *DATA_AWARE,
+    *SVD_FAMILY,
+)
