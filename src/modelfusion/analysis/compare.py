@@ -16,6 +16,7 @@ from modelfusion.analysis.groups import GroupedStats
 from modelfusion.analysis.module_kind import group_of
 from modelfusion.analysis.task_vectors import TaskVectorStats, tensor_stats
 from modelfusion.checkpoint import Checkpoint, open_checkpoint
+from modelfusion.checkpoint.format_checks import format_problems
 from modelfusion.engine.device import checked_device
 from modelfusion.errors import UserError
 
@@ -121,6 +122,10 @@ def compare_models(
     try:
         for ref, label in zip([base, *models], labels):
             opened.append(open_checkpoint(ref, label=label))
+        problems = format_problems(dict(zip(labels, opened)))  # different ONNX graphs, GGUF architectures, RVC sr
+        if problems:
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            raise UserError(f"task vectors would be meaningless: {problems[0]}{more}", where=str(base))
         if on_start:
             on_start(len(opened[0].infos))
         return compare_checkpoints(opened[0], dict(zip(labels[1:], opened[1:])), density, on_tensor, device)

@@ -56,6 +56,8 @@ class ModelFacts:
     """Rows of the largest 2-D embedding tensor: the vocabulary the weights actually hold."""
     tokenizer_files: dict[str, str | None] = field(default_factory=dict)
     """File name -> sha256 (None when too large to hash) for the tokenizer files present."""
+    file_format: str | None = None
+    """A lone file of another format (GGUF, ONNX, Keras, RVC, PyTorch checkpoint): what it is, for the report."""
 
     @property
     def vocab_size(self) -> int | None:
@@ -68,7 +70,7 @@ class ModelFacts:
         arch = config.get("architectures")
         if isinstance(arch, list) and arch:
             return ", ".join(map(str, arch))
-        return str(config.get("model_type", "unknown (no config.json)"))
+        return str(config.get("model_type", self.file_format or "unknown (no config.json)"))
 
     def as_dict(self) -> dict:
         return {
@@ -105,7 +107,22 @@ def model_facts(ckpt: Checkpoint) -> ModelFacts:
         dtypes=dict(Counter(str(i.dtype).removeprefix("torch.") for i in infos)),
         embedding_rows=max((i.shape[0] for i in embeddings), default=None),
         tokenizer_files=tokenizer,
+        file_format=_file_format(ckpt),
     )
+
+
+def _file_format(ckpt: Checkpoint) -> str | None:
+    """What a lone weight file of a format beyond safetensors is (None for folders and safetensors)."""
+    if len(ckpt.files) != 1:
+        return None
+    file = ckpt.files[0]
+    compat = getattr(file, "compat", None) or {}
+    if "GGUF architecture" in compat:
+        return f"GGUF ({compat['GGUF architecture']})"
+    if "RVC sr" in compat:
+        return f"RVC {compat.get('RVC version')} voice model ({compat['RVC sr']}, f0={compat.get('RVC f0')})"
+    kinds = {"OnnxFile": "ONNX graph", "KerasFile": "Keras weights", "PickleFile": "PyTorch checkpoint"}
+    return kinds.get(type(file).__name__)
 
 
 def config_rows(facts: list[ModelFacts]) -> list[tuple[str, list[str], bool]]:

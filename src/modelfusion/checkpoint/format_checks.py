@@ -51,7 +51,7 @@ def align_speakers(checkpoints: Mapping[str, Checkpoint]) -> list[str]:
         if len(owner) != 1 or not getattr(owner[0], "rvc", False):
             return []
         files[ref] = owner[0]
-    shapes = {ref: f.infos[SPEAKER_EMBEDDING].shape for ref, f in files.items()}
+    shapes = {ref: (f.speakers, *f.infos[SPEAKER_EMBEDDING].shape[1:]) for ref, f in files.items()}  # as stored
     if len(files) < 2 or len({s[1:] for s in shapes.values()}) != 1 or len({s[0] for s in shapes.values()}) == 1:
         return []
     rows = min(s[0] for s in shapes.values())

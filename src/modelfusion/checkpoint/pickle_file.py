@@ -77,6 +77,19 @@ def rvc_compat(root: object) -> dict[str, object]:
     }
 
 
+def _unpickling_reason(message: str) -> str:
+    """The specific reason in torch's weights-only refusal (`Unsupported global: GLOBAL builtins.open`,
+    `Unsupported operand 139` for random bytes), not its generic first paragraph."""
+    lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
+    for i, line in enumerate(lines):
+        if "WeightsUnpickler error:" in line:
+            rest = line.split("WeightsUnpickler error:", 1)[1].strip()
+            reason = rest or (lines[i + 1] if i + 1 < len(lines) else "")
+            if reason:
+                return reason[:200]
+    return lines[0][:200] if lines else "unsafe pickle"
+
+
 class PickleFile:
     """A weights-only torch pickle. Metadata comes from the mapped tensors, so no data is read on open.
 
@@ -105,7 +118,7 @@ class PickleFile:
                 warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
                 obj = torch.load(self.path, map_location="cpu", weights_only=True, mmap=mmap_ok)
         except pickle.UnpicklingError as e:
-            first = str(e).strip().splitlines()[0] if str(e).strip() else "unsafe pickle"
+            first = _unpickling_reason(str(e))
             raise CheckpointError(
                 f"refused: this pickle is not a plain weights file and loading it could run code ({first})",
                 where=str(self.path),
@@ -144,6 +157,12 @@ class PickleFile:
         info = self.infos[SPEAKER_EMBEDDING]
         self.speaker_rows, self.speaker_counts = rows, dict(counts)
         self.infos[SPEAKER_EMBEDDING] = TensorInfo(info.name, (rows, *info.shape[1:]), info.dtype, info.file)
+
+    @property
+    def speakers(self) -> int | None:
+        """The speaker count of an RVC model as stored (emb_g.weight's rows, before any limit_speakers)."""
+        emb = self._tensors.get(SPEAKER_EMBEDDING) if self.rvc else None
+        return int(emb.shape[0]) if emb is not None else None
 
     def read(self, name: str) -> torch.Tensor:
         if name == SPEAKER_EMBEDDING and self.speaker_rows is not None:
