@@ -13,8 +13,6 @@ uint8 in 0..255 or floats in 0..1. Labels are integers 0..C-1 (or any values, ma
 
 from __future__ import annotations
 
-import csv
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,24 +37,6 @@ class Labelled:
     train_tasks: list[str] | None = None
 
 
-def _rows(path: Path) -> list[dict[str, Any]]:
-    if not path.is_file():
-        raise UserError("data file not found", str(path))
-    if path.suffix == ".jsonl":
-        rows = []
-        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            if line.strip():
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError as e:
-                    raise UserError(f"line {n}: not JSON ({e.msg})", str(path)) from None
-        return rows
-    if path.suffix == ".csv":
-        with path.open(newline="", encoding="utf-8") as f:
-            return list(csv.DictReader(f))
-    raise UserError("a text data file is .jsonl or .csv (text, label columns)", str(path))
-
-
 def _cap_per_class(idx: list[int], y: list[int], cap: int | None) -> list[int]:
     if cap is None:
         return idx
@@ -72,9 +52,10 @@ def _cap_per_class(idx: list[int], y: list[int], cap: int | None) -> list[int]:
 def read_text(cfg: DataConfig, seed: int) -> Labelled:
     """Texts and targets of the training and held-out splits (see the module doc)."""
     from modelfusion.evaluate import Example, SplitSizes, stratified_split
+    from modelfusion.evaluate.data_files import read_rows
 
     path = Path(cfg.path or "")
-    rows = _rows(path)
+    rows = read_rows(path, "a text data file is .jsonl or .csv (text, label columns)")
     bad = [
         i + 1
         for i, r in enumerate(rows)

@@ -8,8 +8,6 @@ by `modelfusion.evaluate.stratified_split` (20 % test, 20 % validation per class
 
 from __future__ import annotations
 
-import csv
-import json
 from pathlib import Path
 from typing import Any
 
@@ -52,24 +50,9 @@ def _python_tasks(spec: TaskSpec, i: int, config_file: Path | None) -> list[Any]
     return tasks
 
 
-def _rows(path: Path) -> list[dict[str, Any]]:
-    if path.suffix == ".jsonl":
-        rows = []
-        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            if line.strip():
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError as e:
-                    raise UserError(f"line {n}: not JSON ({e.msg})", str(path)) from None
-        return rows
-    if path.suffix == ".csv":
-        with path.open(newline="", encoding="utf-8") as f:
-            return list(csv.DictReader(f))
-    raise UserError("a task data file is .jsonl or .csv", str(path))
-
-
 def _data_task(spec: TaskSpec, settings: ObjectiveSettings, config_file: Path | None) -> Any:
     from modelfusion.evaluate import Example, Splits, SplitSizes, TextTask, make_task
+    from modelfusion.evaluate.data_files import read_rows
 
     where = str(config_file) if config_file else "search config"
     path = Path(spec.data or "").expanduser()
@@ -77,7 +60,7 @@ def _data_task(spec: TaskSpec, settings: ObjectiveSettings, config_file: Path | 
         path = config_file.parent / path
     if not path.is_file():
         raise RecipeError(f"objective.tasks: data file '{spec.data}' not found", where)
-    rows = _rows(path)
+    rows = read_rows(path, "a task data file is .jsonl or .csv")
     bad = [i + 1 for i, r in enumerate(rows) if not isinstance(r, dict) or not r.get("text") or r.get("label") is None]
     if bad or not rows:
         raise UserError(f"rows {bad[:5]} lack a text or a label" if bad else "no rows", str(path))
