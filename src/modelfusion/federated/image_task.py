@@ -20,9 +20,9 @@ from typing import Any
 import torch
 
 from modelfusion.errors import UserError
-from modelfusion.federated.config import Local, Partition, SimulationConfig
+from modelfusion.federated.config import Local, SimulationConfig
 from modelfusion.federated.data import Labelled, read_images
-from modelfusion.federated.partition import partition
+from modelfusion.federated.head_task import HeadTask
 from modelfusion.federated.training import fit
 
 MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
@@ -88,7 +88,7 @@ class ImageModel(torch.nn.Module):
         return self.head(self.features(images))
 
 
-class ImageTask:
+class ImageTask(HeadTask):
     """Clients fine-tune EfficientNet-Lite0 + head (or the head alone) on their share of an image array file."""
 
     name = "image"
@@ -113,20 +113,6 @@ class ImageTask:
                 f"not EfficientNet-Lite0 weights: missing {missing[:3]}, unexpected {unexpected[:3]}", where
             )
         return model.eval()
-
-    def state(self, model: ImageModel) -> dict[str, torch.Tensor]:
-        sd = model.state_dict()
-        return {k: v for k, v in sd.items() if k.startswith("head.")} if self.head_only else sd
-
-    def load_state(self, model: ImageModel, sd: dict[str, torch.Tensor]) -> None:
-        model.load_state_dict(sd, strict=not self.head_only)
-
-    def client_data(self, client: int, num_clients: int, split: Partition, seed: int) -> list[int]:
-        d = self.data
-        try:
-            return partition(d.train_y, num_clients, split.kind, split.alpha, seed, tasks=d.train_tasks)[client]
-        except ValueError as e:
-            raise UserError(f"partition: {e}") from None
 
     @torch.no_grad()
     def _frozen(self, model: ImageModel, key: Any, images: torch.Tensor) -> torch.Tensor:

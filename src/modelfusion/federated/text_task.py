@@ -19,9 +19,9 @@ from typing import Any
 import torch
 
 from modelfusion.errors import UserError
-from modelfusion.federated.config import Local, Partition, SimulationConfig
+from modelfusion.federated.config import Local, SimulationConfig
 from modelfusion.federated.data import Labelled, read_text
-from modelfusion.federated.partition import partition
+from modelfusion.federated.head_task import HeadTask
 from modelfusion.federated.training import fit
 
 
@@ -66,7 +66,7 @@ class TextModel(torch.nn.Module):
         return self.head(self.embed(inputs))
 
 
-class TextTask:
+class TextTask(HeadTask):
     """Clients fine-tune encoder + head (or the head alone) on their share of a labelled text file."""
 
     name = "text"
@@ -88,21 +88,6 @@ class TextTask:
     def new_model(self) -> TextModel:
         torch.manual_seed(self.cfg.seed)
         return TextModel(copy.deepcopy(self.encoder.model), self.data.labels)
-
-    def state(self, model: TextModel) -> dict[str, torch.Tensor]:
-        """The arrays that travel: the head alone (train: head) or every entry of the state dict."""
-        sd = model.state_dict()
-        return {k: v for k, v in sd.items() if k.startswith("head.")} if self.head_only else sd
-
-    def load_state(self, model: TextModel, sd: dict[str, torch.Tensor]) -> None:
-        model.load_state_dict(sd, strict=not self.head_only)
-
-    def client_data(self, client: int, num_clients: int, split: Partition, seed: int) -> list[int]:
-        d = self.data
-        try:
-            return partition(d.train_y, num_clients, split.kind, split.alpha, seed, tasks=d.train_tasks)[client]
-        except ValueError as e:
-            raise UserError(f"partition: {e}") from None
 
     def _inputs(self, texts: list[str]) -> dict:
         from modelfusion.evaluate import tokenize
