@@ -53,7 +53,7 @@ def merge_command(
     lazy_unpickle: bool = typer.Option(
         False,
         "--lazy-unpickle/--no-lazy-unpickle",
-        help="Accepted, no effect: inputs are always read lazily (memory-mapped, one tensor at a time).",
+        help="Accepted, no effect: inputs are always read lazily (one tensor, or one block of rows, at a time).",
         rich_help_panel=_MK,
     ),
     low_cpu_memory: bool = typer.Option(
