@@ -1,5 +1,5 @@
-"""The upstream-recipe tally of docs/recipes.md: every recipe of tests/parity/upstream.py through mergekit 0.1.5
-and modelfusion on the parity suite's tiny models.
+"""The upstream-recipe tally of docs/recipes.md: every recipe of tests/parity/upstream.py (and upstream_arch.py,
+upstream_tokenizer.py) through mergekit 0.1.5 and modelfusion on the parity suite's tiny models.
 
     .venv/bin/python -m tests.parity.tally [work_dir] [--json out.json]
 
@@ -150,6 +150,9 @@ def measure(work: Path) -> dict[str, dict]:
             if note:
                 outcome, detail = "differs", f"{note}; the tensors it writes: {outcome} {detail}".strip()
         rows[name] = {"outcome": outcome, "detail": detail}
+    from tests.parity.upstream_tokenizer import measure_tokenizers
+
+    rows.update(measure_tokenizers(work / "tokenizers"))  # mergekit's tokenizer and chat-template tests
     return rows
 
 
