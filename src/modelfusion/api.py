@@ -39,6 +39,7 @@ def merge(
     report: bool = False,
     copy_tokenizer: bool = True,
     write_model_card: bool = True,
+    hash_inputs: bool = False,
     strict: bool = False,
     allow_crimes: bool = False,
     out_format: str = "same",
@@ -57,7 +58,8 @@ def merge(
     `report=True` also writes merge_report.md (+ PNGs with the `plots` extra) into `out_dir`: per-layer statistics
     of what the last stage did (modelfusion.analysis.merge_report), the same whether or not the run resumed.
     `copy_tokenizer=False` copies no tokenizer files; `write_model_card=False` writes no README.md, recipe or
-    modelfusion_provenance.json (as mergekit-yaml's --no-copy-tokenizer / --no-write-model-card).
+    modelfusion_provenance.json (as mergekit-yaml's --no-copy-tokenizer / --no-write-model-card);
+    `hash_inputs=True` records the sha256 of every local input file there (one more read of the inputs).
     A recipe setting with no effect (a parameter the method does not use) is a `RecipeWarning`; `strict=True`
     makes it an error. Models of different architectures (config.json's `model_type` / `architectures`) are
     refused unless `allow_crimes=True` (mergekit's --allow-crimes).
@@ -80,6 +82,7 @@ def merge(
         report=report,
         copy_tokenizer=copy_tokenizer,
         write_model_card=write_model_card,
+        hash_inputs=hash_inputs,
         strict=strict,
         allow_crimes=allow_crimes,
         out_format=out_format,

@@ -3,7 +3,8 @@ test (HF_HUB_OFFLINE=1, no network); local paths win; a missing id is one line n
 
 from __future__ import annotations
 
-import shutil
+import hashlib
+import os
 from pathlib import Path
 
 import pytest
@@ -21,10 +22,20 @@ SHA2 = "fedcba9876543210fedcba9876543210fedcba98"
 
 
 def add_to_cache(cache: Path, repo_id: str, model: Path, sha: str = SHA, ref: str = "main") -> Path:
-    """Lay out `model` as huggingface_hub caches it: models--org--name/{refs/<ref>, snapshots/<sha>/}."""
+    """Lay out `model` as huggingface_hub caches it: models--org--name/{refs/<ref>, blobs/<sha256>,
+    snapshots/<sha>/<file> -> ../../blobs/<sha256>}."""
     repo = cache / ("models--" + repo_id.replace("/", "--"))
     snap = repo / "snapshots" / sha
-    shutil.copytree(model, snap)
+    blobs = repo / "blobs"
+    blobs.mkdir(parents=True, exist_ok=True)
+    for f in sorted(model.rglob("*")):
+        if f.is_file():
+            data = f.read_bytes()
+            blob = blobs / hashlib.sha256(data).hexdigest()
+            blob.write_bytes(data)
+            link = snap / f.relative_to(model)
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(os.path.relpath(blob, link.parent))
     (repo / "refs").mkdir(parents=True, exist_ok=True)
     (repo / "refs" / ref).write_text(sha)
     return snap

@@ -7,6 +7,7 @@ import hashlib
 import json
 from pathlib import Path
 
+import pytest
 import yaml
 from typer.testing import CliRunner
 
@@ -32,8 +33,9 @@ def run(tmp_path: Path, models: list[str], *args: str):
     return runner.invoke(app, ["merge", str(recipe), str(tmp_path / "out"), "-q", *args])
 
 
-def test_local_models_are_named_by_folder_and_hashed_in_provenance(tiny_gpt2s, tmp_path):
-    result = run(tmp_path, [str(p) for p in tiny_gpt2s])
+@pytest.mark.parametrize("hash_inputs", [False, True])
+def test_local_models_are_named_by_folder_and_recorded_in_provenance(tiny_gpt2s, tmp_path, hash_inputs):
+    result = run(tmp_path, [str(p) for p in tiny_gpt2s], *(["--hash-inputs"] if hash_inputs else []))
     assert result.exit_code == 0, result.output
     out = tmp_path / "out"
     readme = (out / "README.md").read_text()
@@ -46,9 +48,11 @@ def test_local_models_are_named_by_folder_and_hashed_in_provenance(tiny_gpt2s, t
         assert record["path"] == str(folder.absolute()) and "hub" not in record
         files = {f["name"]: f for f in record["files"]}
         weights = folder / "model.safetensors"
-        assert files["model.safetensors"] == {"name": "model.safetensors", "bytes": weights.stat().st_size,
-                                              "sha256": sha256(weights)}  # fmt: skip
-        assert files["config.json"]["sha256"] == sha256(folder / "config.json")
+        stat = weights.stat()
+        assert files["model.safetensors"] == {"name": "model.safetensors", "bytes": stat.st_size,
+                                              "mtime_ns": stat.st_mtime_ns,
+                                              "sha256": sha256(weights) if hash_inputs else None}  # fmt: skip
+        assert files["config.json"]["sha256"] == (sha256(folder / "config.json") if hash_inputs else None)
 
 
 def test_hub_models_are_listed_by_id_with_their_commit(tiny_gpt2s, tmp_path, hub_cache, monkeypatch):  # noqa: F811

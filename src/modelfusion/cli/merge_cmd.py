@@ -44,6 +44,11 @@ def merge_command(
         help="Write README.md, modelfusion_recipe.yaml and modelfusion_provenance.json.",
         rich_help_panel=_MK,
     ),
+    hash_inputs: bool = typer.Option(
+        False,
+        "--hash-inputs",
+        help="Record the sha256 of every local input file in modelfusion_provenance.json (reads the inputs again).",
+    ),
     safe_serialization: bool = typer.Option(
         True,
         "--safe-serialization/--no-safe-serialization",
@@ -114,7 +119,12 @@ def merge_command(
             import logging
 
             logging.basicConfig(level=logging.INFO if verbose == 1 else logging.DEBUG, format="%(name)s: %(message)s")
-        files = {"copy_tokenizer": copy_tokenizer, "write_model_card": write_model_card, "out_format": out_format}
+        files = {
+            "copy_tokenizer": copy_tokenizer,
+            "write_model_card": write_model_card,
+            "hash_inputs": hash_inputs,
+            "out_format": out_format,
+        }
         if dry_run:
             result = merge(
                 recipe,

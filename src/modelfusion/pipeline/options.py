@@ -56,6 +56,8 @@ class MergeOptions:
     """Copy the tokenizer files of the base (else first) model; a merged tokenizer (`tokenizer:`) is written anyway."""
     write_model_card: bool = True
     """Write README.md, modelfusion_recipe.yaml and modelfusion_provenance.json."""
+    hash_inputs: bool = False
+    """Record the sha256 of every local input file in modelfusion_provenance.json (reads the inputs once more)."""
     cache_dir: Path = field(default_factory=default_cache_dir)
     """Where a multi-stage recipe's intermediate stages are written (and reused while unchanged)."""
     callbacks: Callbacks = field(default_factory=Callbacks)
@@ -92,6 +94,7 @@ class MergeOptions:
         report: bool = False,
         copy_tokenizer: bool = True,
         write_model_card: bool = True,
+        hash_inputs: bool = False,
         cache_dir: str | Path | None = None,
         callbacks: Callbacks | None = None,
         strict: bool = False,
@@ -112,6 +115,7 @@ class MergeOptions:
             report=report,
             copy_tokenizer=copy_tokenizer,
             write_model_card=write_model_card,
+            hash_inputs=bool(hash_inputs),
             cache_dir=Path(cache_dir) if cache_dir is not None else default_cache_dir(),
             callbacks=callbacks or Callbacks(),
             strict=bool(strict),

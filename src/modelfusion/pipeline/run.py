@@ -88,6 +88,7 @@ def _run_stage(stage: PlannedStage, options: MergeOptions) -> tuple[PlanSummary,
         before_publish=collector.write if collector is not None else None,
         copy_tokenizer=options.copy_tokenizer,
         model_card=options.write_model_card,
+        hash_inputs=options.hash_inputs,
         chat_template=spec.recipe.chat_template,
         out_format=options.out_format if spec.final else "safetensors",  # later stages read earlier ones
     )

@@ -35,13 +35,15 @@ def write_output(
     before_publish: Callable[[Path], object] | None = None,
     copy_tokenizer: bool = True,
     model_card: bool = True,
+    hash_inputs: bool = False,
     chat_template: str | None = None,
     out_format: str = "safetensors",
 ) -> int:
     """Merge `plan` into the folder `out`; returns how many tensors were taken from an interrupted run's journal.
 
     `copy_tokenizer=False` copies no tokenizer files (a merged tokenizer is still written); `model_card=False`
-    writes no README.md, recipe or provenance; `chat_template` is the recipe's (modelfusion.checkpoint.chat_templates).
+    writes no README.md, recipe or provenance; `hash_inputs` adds the sha256 of every local input file to the
+    provenance (one more read of the inputs); `chat_template` is the recipe's (modelfusion.checkpoint.chat_templates).
     `out_format="same"` rewrites the shards in the base's format when the base is a lone file of another format
     (modelfusion.checkpoint.native_output).
     Ctrl-C keeps the staging folder and its journal (for resume); any other error removes it."""
@@ -69,7 +71,7 @@ def write_output(
                 for ref, c in plan.checkpoints.items()
             ]
             write_model_card(staging, models, plan.recipe_text, plan.method)
-            write_provenance(staging, models, plan.method, __version__)
+            write_provenance(staging, models, plan.method, __version__, hash_inputs)
             (staging / "modelfusion_recipe.yaml").write_text(plan.recipe_text, encoding="utf-8")
             append_notes(staging, notes)
         if before_publish is not None:
