@@ -2,11 +2,12 @@
 
 The card's front matter lists Hub ids only (`base_model` entries must name Hub models, so a local path or folder
 name would be rejected, as mergekit also leaves them out); its body names the other models by folder name. The
-full record (absolute paths, Hub repository and commit, size and modification time of every weight file and
-config.json, and its sha256 where known) goes to modelfusion_provenance.json. A file in the Hub cache is a symlink
-to a blob named by its sha256, which is taken from the name for free; other files are hashed only when asked
-(`hash_inputs`, `--hash-inputs`): hashing reads every input once more, which on a 250M-parameter linear merge cost
-about 1 s of CPU and 2 s of wall time (a third of the merge), so it is not the default.
+full record (absolute paths, Hub repository and commit, the size of every weight file and config.json, and its
+sha256 where known; no timestamps, so a resumed merge writes the same bytes as an uninterrupted one) goes to
+modelfusion_provenance.json. A file in the Hub cache is a symlink to a blob named by its sha256, which is taken
+from the name for free; other files are hashed only when asked (`hash_inputs`, `--hash-inputs`): hashing reads
+every input once more, which on a 250M-parameter linear merge cost about 1 s of CPU and 2 s of wall time (a third
+of the merge), so it is not the default.
 """
 
 from __future__ import annotations
@@ -62,13 +63,7 @@ def sha256_of(path: Path, compute: bool = True) -> str | None:
 
 def _file_record(path: Path, root: Path | None, hash_inputs: bool) -> dict:
     name = str(path.relative_to(root)) if root is not None and path.is_relative_to(root) else path.name
-    stat = path.stat()
-    return {
-        "name": name,
-        "bytes": stat.st_size,
-        "mtime_ns": stat.st_mtime_ns,
-        "sha256": sha256_of(path, compute=hash_inputs),
-    }
+    return {"name": name, "bytes": path.stat().st_size, "sha256": sha256_of(path, compute=hash_inputs)}
 
 
 def _model_record(model: ModelSource, hash_inputs: bool) -> dict:
