@@ -28,7 +28,8 @@ def adamerge_command(
 ) -> None:
     """Learn AdaMerging coefficients (Yang et al. 2024) and write the recipe: `modelfusion merge OUT DIR`."""
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from modelfusion.cli.progress_bar import counted_progress
 
     console = Console(stderr=True)
     with user_errors():
@@ -37,15 +38,7 @@ def adamerge_command(
 
         if len(data) != len(models):
             raise UserError(f"{len(data)} --data files for {len(models)} models (give one per model, in order)")
-        progress = Progress(
-            TextColumn("adamerging {task.fields[loss]}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeRemainingColumn(),
-            console=console,
-            disable=quiet,
-            transient=True,
-        )
+        progress = counted_progress("adamerging {task.fields[loss]}", console, quiet)
         task = progress.add_task("adamerge", total=steps, loss="")
         with progress:
             result = adamerge(

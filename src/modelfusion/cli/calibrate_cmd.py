@@ -51,17 +51,9 @@ def calibrate_command(
 
 
 def _progress(console, quiet: bool):
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from modelfusion.cli.progress_bar import counted_progress
 
-    progress = Progress(
-        TextColumn("calibrating"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        disable=quiet,
-        transient=True,
-    )
+    progress = counted_progress("calibrating", console, quiet)
     task = progress.add_task("calibrate", total=None)
 
     def on_step(done: int, total: int) -> None:
