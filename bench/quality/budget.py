@@ -2,7 +2,8 @@
 
     .venv/bin/python -m bench.quality.budget TASK TRAIN_PER_CLASS EPOCHS LR [BATCH]   # env: T threads, S seed
 
-Splits as the suite's (25% test capped at 30/class, 10% validation capped at 8/class), train capped at
+Splits as the suite's (25% test capped at TEST_CAP per class, default 30; 10% validation capped at VAL_CAP, default
+8; both from the environment), train capped at
 TRAIN_PER_CLASS; the probe is trained on the same training examples as the fine-tune. Uses the suite's cache
 (bench/.cache/quality/suite-text), so a budget adopted later by `bench.quality.suites` reuses these fine-tunes.
 Prints one JSON line (test and validation accuracies, gain in points, seconds) and appends it to
@@ -33,8 +34,8 @@ def main() -> None:
         test_fraction=0.25,
         validation_fraction=0.1,
         max_train_per_class=cap,
-        max_validation_per_class=8,
-        max_test_per_class=30,
+        max_validation_per_class=int(os.environ.get("VAL_CAP", "8")),
+        max_test_per_class=int(os.environ.get("TEST_CAP", "30")),
     )
     b = TextBackend(sizes=sizes, finetune=FinetuneConfig(epochs=epochs, batch_size=bs, learning_rate=lr), max_length=32)
     cache = Path("bench/.cache/quality/suite-text")

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bench.quality.backends import Prepared, TextBackend, VisionBackend
+from bench.quality.backends import Prepared, TextBackend, TextBudget, VisionBackend
 from bench.quality.finetune import FinetuneConfig
 from bench.quality.recipes import write_recipe
 from bench.quality.settings import FIXED
@@ -49,6 +49,12 @@ GRIDS: dict[str, tuple[str | None, tuple[float | None, ...]]] = {
     "breadcrumbs": ("lambda", (0.3, 0.5)),
     "della": ("lambda", (0.3, 0.5)),
     "model_stock": (None, (None,)),
+    # issue 16: the SVD family (alpha on validation) and the data-aware methods (their defaults)
+    "tsv": ("alpha", (0.5, 1.0)),
+    "iso_c": ("alpha", (0.5, 1.0, 1.5)),
+    "iso_cts": ("alpha", (0.5, 1.0, 1.5)),
+    "regmean": ("alpha", (0.9,)),
+    "fisher": (None, (None,)),
 }
 """Method -> (tuned parameter, validation grid). Fixed parameters: bench.quality.settings.FIXED."""
 QUICK_GRIDS = {
@@ -70,35 +76,33 @@ class Suite:
     grids: dict = field(default_factory=lambda: GRIDS)
 
 
+PROBING_SIZES = SplitSizes(
+    test_fraction=0.25,
+    validation_fraction=0.1,
+    max_train_per_class=1000,
+    max_validation_per_class=50,
+    max_test_per_class=300,
+)
+"""Binary probing tasks: 2000 training, 100 validation and 600 test sentences."""
+TOPIC_SIZES = SplitSizes(
+    test_fraction=0.25,
+    validation_fraction=0.1,
+    max_train_per_class=400,
+    max_validation_per_class=8,
+    max_test_per_class=30,
+)
+"""fortune_files (24 classes): up to 400 training, 8 validation and 30 test fortunes per class (720 test)."""
+TEXT_FINETUNE = FinetuneConfig(epochs=2, batch_size=32, learning_rate=3e-4)
 TEXT = Suite(
     name="text",
     backend=TextBackend(
-        sizes=SplitSizes(
-            test_fraction=0.25,
-            validation_fraction=0.1,
-            max_train_per_class=80,
-            max_validation_per_class=8,
-            max_test_per_class=30,
-        ),
-        finetune=FinetuneConfig(epochs=3, batch_size=32, learning_rate=3e-4),
+        sizes=PROBING_SIZES,
+        finetune=TEXT_FINETUNE,
         max_length=32,
+        budgets=(("fortune_files", TextBudget(TOPIC_SIZES, TEXT_FINETUNE)),),
     ),
-    tasks=(
-        "wordnet_lemmas",
-        "foldoc_headwords",
-        "wordnet_verb_usage",
-        "wordnet_definitions",
-        "foldoc_subjects",
-        "fortune_files",
-    ),
-    candidates=(
-        "wordnet_lemmas",
-        "foldoc_headwords",
-        "wordnet_verb_usage",
-        "wordnet_definitions",
-        "foldoc_subjects",
-        "fortune_files",
-    ),
+    tasks=("fortune_files", "bigram_shift", "truncated", "odd_word", "clause_swap", "sentence_order"),
+    candidates=("fortune_files", "bigram_shift", "truncated", "odd_word", "clause_swap", "sentence_order"),
 )
 VISION = Suite(
     name="vision",
@@ -138,13 +142,31 @@ def prepare_all(suite: Suite, tasks, seeds, cache: Path, jobs: int, threads: int
         return out
 
 
-def recipe_for(method: str, value: float | None, base: Path, models: list[Path]) -> dict:
-    entries = [{"model": str(m)} for m in models]
+SVD_METHODS = ("tsv", "iso_c", "iso_cts")
+DATA_AWARE = ("regmean", "fisher")
+
+
+def recipe_for(
+    method: str, value: float | None, base: Path, models: list[Path], extras: list[dict] | None = None
+) -> dict:
+    """The recipe of one grid point; `extras[i]` is added to model i's entry (calibration data, statistics)."""
+    entries = [{"model": str(m), **(extras[i] if extras else {})} for i, m in enumerate(models)]
     out: dict = {"dtype": "float32"}
     if method == "simple_average":
         return out | {"merge_method": "linear", "models": entries}
     if method == "model_stock":
         return out | {"merge_method": "model_stock", "base_model": str(base), "models": entries}
+    if method in SVD_METHODS:
+        return out | {
+            "merge_method": method,
+            "base_model": str(base),
+            "models": entries,
+            "parameters": {"alpha": value},
+        }
+    if method == "regmean":
+        return out | {"merge_method": method, "models": entries, "parameters": {"alpha": value}}
+    if method == "fisher":
+        return out | {"merge_method": method, "models": entries}
     per_model = {"weight": 1.0, **FIXED.get(method, {})}
     out |= {
         "merge_method": method,
@@ -210,6 +232,25 @@ def acc(bits: list[int]) -> float:
     return sum(bits) / len(bits)
 
 
+def data_inputs(suite: Suite, method: str, p: dict, seed: int, cache: Path) -> list[dict] | None:
+    """Per-model recipe additions of the data-aware methods (bench.quality.data_aware); None for the others."""
+    from bench.quality import data_aware
+
+    if method == "regmean":
+        return [
+            {
+                "calibration": {
+                    "text": str(data_aware.calibration_text(p[t].task, seed, cache)),
+                    "max_length": suite.backend.max_length,
+                }
+            }
+            for t in suite.tasks
+        ]
+    if method == "fisher":
+        return [{"statistics": str(data_aware.fisher_file(suite.backend, p[t], seed, cache))} for t in suite.tasks]
+    return None
+
+
 def run_seed(suite: Suite, seed: int, prepared: dict, scorer: Scorer, base: Path, grids: dict) -> dict:
     """Every row's test correctness at one seed, plus each method's validation grid and choice."""
     tasks = suite.tasks
@@ -228,14 +269,15 @@ def run_seed(suite: Suite, seed: int, prepared: dict, scorer: Scorer, base: Path
     rows["base_ft_heads"] = {"test": scorer.folder(base, heads, "test", seed, {"base": "ft-heads"})}
     models = [p[t].folder for t in tasks]
     for method, (param, values) in grids.items():
+        extras = data_inputs(suite, method, p, seed, scorer.cache)
         grid = []
         for v in values:
-            data = recipe_for(method, v, base, models)
+            data = recipe_for(method, v, base, models, extras)
             val = scorer.merged(data, f"{method}-{v}-s{seed}", heads, "validation", seed)
             norm = float(np.mean([acc(val[t]) / ft_val[t] for t in tasks]))
             grid.append({"value": v, "validation_normalized": norm, "validation": {t: acc(val[t]) for t in tasks}})
         best = max(grid, key=lambda g: g["validation_normalized"])
-        data = recipe_for(method, best["value"], base, models)
+        data = recipe_for(method, best["value"], base, models, extras)
         test = scorer.merged(data, f"{method}-{best['value']}-s{seed}", heads, "test", seed)
         rows[method] = {"test": test, "param": param, "chosen": best["value"], "grid": grid}
         print(f"  seed {seed} {method} {param}={best['value']}: " + " ".join(f"{acc(test[t]):.3f}" for t in tasks))

@@ -17,6 +17,14 @@ from bench.quality.corpora import (
     load_wordnet,
     load_wordnet_view,
 )
+from bench.quality.corpora.probing import (
+    load_bigram_shift,
+    load_clause_swap,
+    load_odd_word,
+    load_sentence_length,
+    load_sentence_order,
+    load_truncated,
+)
 from modelfusion.errors import UserError
 from modelfusion.evaluate import Example, SplitSizes, TextTask, make_task
 
@@ -49,6 +57,28 @@ TASK_SOURCES: dict[str, tuple[str, Callable[[], list[Example]]]] = {
     "foldoc_headwords": (
         "computing dictionary headword alone -> subject, 20 most frequent subjects (Debian dict-foldoc)",
         lambda: load_foldoc_subjects(headword_only=True),
+    ),
+    # Probing tasks (SentEval's manner) on real sentences: structure a frozen mean-pooled embedding loses.
+    "bigram_shift": (
+        "WordNet usage example -> two adjacent words swapped or not (Debian wordnet-base)",
+        load_bigram_shift,
+    ),
+    "odd_word": (
+        "WordNet usage example -> one word replaced by a random word or not (Debian wordnet-base)",
+        load_odd_word,
+    ),
+    "clause_swap": (
+        "WordNet usage example -> clauses around a coordinator swapped or not (Debian wordnet-base)",
+        load_clause_swap,
+    ),
+    "sentence_length": (
+        "WordNet usage example -> its number of words in 7 bins (Debian wordnet-base)",
+        load_sentence_length,
+    ),
+    "truncated": ("WordNet usage example -> cut short or complete (Debian wordnet-base)", load_truncated),
+    "sentence_order": (
+        "two consecutive fortune sentences -> in order or swapped (Debian fortunes)",
+        load_sentence_order,
     ),
 }
 """Task name -> (description, loader of its examples)."""
