@@ -92,6 +92,14 @@ TOPIC_SIZES = SplitSizes(
     max_test_per_class=30,
 )
 """fortune_files (24 classes): up to 400 training, 8 validation and 30 test fortunes per class (720 test)."""
+LENGTH_SIZES = SplitSizes(
+    test_fraction=0.25,
+    validation_fraction=0.1,
+    max_train_per_class=500,
+    max_validation_per_class=15,
+    max_test_per_class=100,
+)
+"""sentence_length (7 bins): 3500 training, 105 validation and 700 test sentences."""
 TEXT_FINETUNE = FinetuneConfig(epochs=2, batch_size=32, learning_rate=3e-4)
 TEXT = Suite(
     name="text",
@@ -99,10 +107,13 @@ TEXT = Suite(
         sizes=PROBING_SIZES,
         finetune=TEXT_FINETUNE,
         max_length=32,
-        budgets=(("fortune_files", TextBudget(TOPIC_SIZES, TEXT_FINETUNE)),),
+        budgets=(
+            ("fortune_files", TextBudget(TOPIC_SIZES, TEXT_FINETUNE)),
+            ("sentence_length", TextBudget(LENGTH_SIZES, TEXT_FINETUNE)),
+        ),
     ),
-    tasks=("fortune_files", "bigram_shift", "truncated", "odd_word", "clause_swap", "sentence_order"),
-    candidates=("fortune_files", "bigram_shift", "truncated", "odd_word", "clause_swap", "sentence_order"),
+    tasks=("fortune_files", "bigram_shift", "truncated", "clause_swap", "sentence_order", "sentence_length"),
+    candidates=("fortune_files", "bigram_shift", "truncated", "clause_swap", "sentence_order", "sentence_length"),
 )
 VISION = Suite(
     name="vision",
@@ -264,7 +275,7 @@ def run_seed(suite: Suite, seed: int, prepared: dict, scorer: Scorer, base: Path
         ref = {"finetuned": str(p[t].folder)}
         ft_val[t] = acc(scorer.folder(p[t].folder, {t: heads[t]}, "validation", seed, ref)[t])
         ft_test[t] = scorer.folder(p[t].folder, {t: heads[t]}, "test", seed, ref)[t]
-    rows["finetuned"] = {"test": ft_test}
+    rows["finetuned"] = {"test": ft_test, "validation_accuracy": ft_val}
     rows["base_probe"] = {"test": scorer.folder(base, probes, "test", seed, {"base": "probe"})}
     rows["base_ft_heads"] = {"test": scorer.folder(base, heads, "test", seed, {"base": "ft-heads"})}
     models = [p[t].folder for t in tasks]
@@ -367,7 +378,9 @@ def qualify(names, prepared: dict, scorer: Scorer, base: Path, seeds) -> dict:
     return out
 
 
-def run_suite(suite: Suite, cache: Path, jobs: int, threads: int, quick: bool, only_qualify: bool) -> dict:
+def run_suite(
+    suite: Suite, cache: Path, jobs: int, threads: int, quick: bool, only_qualify: bool, search_trials: int = 0
+) -> dict:
     start = time.perf_counter()
     seeds = suite.seeds[:1] if quick else suite.seeds
     grids = QUICK_GRIDS if quick else suite.grids
@@ -381,10 +394,19 @@ def run_suite(suite: Suite, cache: Path, jobs: int, threads: int, quick: bool, o
     result: dict = {"seeds": list(seeds), "candidates": qual}
     if not only_qualify:
         per_seed = {}
+        methods = list(grids)
         for s in seeds:
             print(f"[{time.perf_counter() - start:5.0f}s] {suite.name}: merging seed {s}")
             per_seed[s] = run_seed(suite, s, prepared, scorer, base, grids)
-        stats = bootstrap(per_seed, suite.tasks, list(grids))
+            if search_trials:
+                from bench.quality.search_rows import search_rows
+
+                p = {t: prepared[(t, s)] for t in suite.tasks}
+                ft_val = per_seed[s]["finetuned"]["validation_accuracy"]
+                per_seed[s] |= search_rows(suite, s, p, scorer, base, ft_val, search_trials)
+        if search_trials:
+            methods += ["search_tpe", "greedy_soup"]
+        stats = bootstrap(per_seed, suite.tasks, methods)
         result |= {
             "tasks": {
                 t: {
@@ -402,8 +424,13 @@ def run_suite(suite: Suite, cache: Path, jobs: int, threads: int, quick: bool, o
                     "param": per_seed[seeds[0]][m]["param"],
                     "chosen_per_seed": [per_seed[s][m]["chosen"] for s in seeds],
                     "grids_per_seed": [per_seed[s][m]["grid"] for s in seeds],
+                    **(
+                        {"search_per_seed": [per_seed[s][m]["search"] for s in seeds]}
+                        if "search" in per_seed[seeds[0]][m]
+                        else {}
+                    ),
                 }
-                for m in grids
+                for m in methods
             },
             "reference": {r: stats["rows"][r] for r in ("base_probe", "base_ft_heads", "finetuned")},
             "gain_kept_differences": stats["gain_kept_differences"],
@@ -434,6 +461,7 @@ def main() -> None:
     parser.add_argument("--qualify", action="store_true", help="only fine-tune vs probe per candidate task")
     parser.add_argument("--seeds", type=int, nargs="*", help="override the suite's seeds")
     parser.add_argument("--methods", nargs="*", help="only these methods of the grid (default: all)")
+    parser.add_argument("--search-trials", type=int, default=0, help="also the search rows (issue 17), N TPE trials")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--cache", type=Path, default=ROOT / "bench" / ".cache" / "quality")
@@ -455,7 +483,7 @@ def main() -> None:
 
             suite = replace(suite, grids={m: suite.grids[m] for m in args.methods})
         cache = args.cache / f"suite-{name}"
-        got = run_suite(suite, cache, args.jobs, args.threads, args.quick, args.qualify)
+        got = run_suite(suite, cache, args.jobs, args.threads, args.quick, args.qualify, args.search_trials)
         if args.qualify:
             results.setdefault("qualification", {})[name] = got
         else:

@@ -40,7 +40,7 @@ def _rng(text: str, task: str) -> random.Random:
     return random.Random(int.from_bytes(digest[:8], "little"))
 
 
-@lru_cache(maxsize=1)
+@lru_cache(maxsize=4)
 def usage_sentences(root: Path = WORDNET_DIR) -> tuple[str, ...]:
     """WordNet's quoted usage examples of every part of speech with at least 5 words, deduplicated, file order."""
     seen: dict[str, None] = {}
@@ -80,29 +80,23 @@ def _shift(text: str, rng: random.Random) -> str | None:
     return " ".join(words)
 
 
-def load_bigram_shift() -> list[Example]:
-    return _perturbed("bigram_shift", _shift, usage_sentences())
+def load_bigram_shift(root: Path = WORDNET_DIR) -> list[Example]:
+    return _perturbed("bigram_shift", _shift, usage_sentences(root))
 
 
-@lru_cache(maxsize=1)
-def _vocabulary() -> tuple[str, ...]:
-    words = sorted({w for s in usage_sentences() for w in s.split() if w.isalpha() and len(w) >= 3})
-    return tuple(words)
+def load_odd_word(root: Path = WORDNET_DIR) -> list[Example]:
+    texts = usage_sentences(root)
+    vocab = sorted({w for s in texts for w in s.split() if w.isalpha() and len(w) >= 3})
 
+    def odd(text: str, rng: random.Random) -> str | None:
+        words = text.split()
+        slots = [i for i, w in enumerate(words) if w.isalpha() and len(w) >= 3]
+        if not slots:
+            return None
+        words[rng.choice(slots)] = vocab[rng.randrange(len(vocab))]
+        return " ".join(words)
 
-def _odd(text: str, rng: random.Random) -> str | None:
-    words = text.split()
-    slots = [i for i, w in enumerate(words) if w.isalpha() and len(w) >= 3]
-    if not slots:
-        return None
-    i = rng.choice(slots)
-    vocab = _vocabulary()
-    words[i] = vocab[rng.randrange(len(vocab))]
-    return " ".join(words)
-
-
-def load_odd_word() -> list[Example]:
-    return _perturbed("odd_word", _odd, usage_sentences())
+    return _perturbed("odd_word", odd, texts)
 
 
 def _swap_clauses(text: str, rng: random.Random) -> str | None:
@@ -115,8 +109,8 @@ def _swap_clauses(text: str, rng: random.Random) -> str | None:
     return None
 
 
-def load_clause_swap() -> list[Example]:
-    texts = [t for t in usage_sentences() if any(w in t.rstrip(".!?") for w in _COORDINATORS)]
+def load_clause_swap(root: Path = WORDNET_DIR) -> list[Example]:
+    texts = [t for t in usage_sentences(root) if any(w in t.rstrip(".!?") for w in _COORDINATORS)]
     return [
         Example(text=e.text.rstrip(".!?") if e.label == "intact" else e.text, label=e.label)
         for e in _perturbed("clause_swap", _swap_clauses, texts)
@@ -129,8 +123,8 @@ def _truncate(text: str, rng: random.Random) -> str | None:
     return " ".join(words[:keep])
 
 
-def load_truncated() -> list[Example]:
-    stripped = [t.rstrip(".!?") for t in usage_sentences()]
+def load_truncated(root: Path = WORDNET_DIR) -> list[Example]:
+    stripped = [t.rstrip(".!?") for t in usage_sentences(root)]
     return _perturbed("truncated", _truncate, stripped)
 
 
@@ -155,14 +149,14 @@ def _swap_sentences(text: str, rng: random.Random) -> str | None:
     return f"{parts[1]} {parts[0]}"
 
 
-def load_sentence_order() -> list[Example]:
-    return _perturbed("sentence_order", _swap_sentences, fortune_sentence_pairs())
+def load_sentence_order(root: Path = FORTUNES_DIR) -> list[Example]:
+    return _perturbed("sentence_order", _swap_sentences, fortune_sentence_pairs(root))
 
 
 def _length_bin(n: int) -> str:
     return str(n) if n <= 9 else ("10-11" if n <= 11 else "12+")
 
 
-def load_sentence_length() -> list[Example]:
+def load_sentence_length(root: Path = WORDNET_DIR) -> list[Example]:
     """SentEval's SentLen: the number of words of a usage example, in 7 bins (5, 6, 7, 8, 9, 10-11, 12+)."""
-    return [Example(text=t, label=_length_bin(len(t.split()))) for t in usage_sentences()]
+    return [Example(text=t, label=_length_bin(len(t.split()))) for t in usage_sentences(root)]
