@@ -7,10 +7,14 @@ mean and standard deviation.
 
 The model is the backbone (everything but `_fc`) followed by global average pooling and one linear head per task
 (`modelfusion.evaluate.ClassificationHead`). As for text: the head is first a linear probe on the frozen backbone,
-then backbone and head are trained together (LP-FT), BatchNorm in train mode; its running statistics are then
-recomputed over the training images (`recalibrate_batchnorm`). A fine-tune is saved as a folder holding
-`model.safetensors` (the backbone's state dict, BatchNorm statistics included) and `head.safetensors`, which
-`modelfusion merge` reads.
+then backbone and head are trained together (LP-FT). During fine-tuning the whole network stays in eval mode:
+BatchNorm normalises with the pretrained ImageNet running statistics, which are neither used from the batch nor
+updated (and drop-connect is off). Batch statistics of these grey images are far from ImageNet's, so in train mode
+the probe's head no longer fits the features (loss 8 at the first step on Fashion-MNIST) and the fine-tune ends
+below the probe. Frozen statistics also leave them identical in every fine-tune, so a merge has nothing to do for
+them. The optimiser is AdamW with linear warm-up, cosine decay and gradient clipping, for a fixed number of steps.
+A fine-tune is saved as a folder holding `model.safetensors` (the backbone's state dict, BatchNorm statistics
+included) and `head.safetensors`, which `modelfusion merge` reads.
 """
 
 from __future__ import annotations
@@ -60,8 +64,8 @@ def _read_idx(path: Path) -> np.ndarray:
     return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
 
 
-def load_fashion(limit: int = 6000, root: Path = FASHION_DIR) -> tuple[np.ndarray, list[int], tuple[str, ...]]:
-    """The first `limit` images of Fashion-MNIST's train and t10k files together (splits are ours, seeded)."""
+def load_fashion(limit: int = 10000, root: Path = FASHION_DIR) -> tuple[np.ndarray, list[int], tuple[str, ...]]:
+    """The first `limit` images of Fashion-MNIST's t10k file, 1000 per class (splits are ours, seeded)."""
     require(root / "t10k-images-idx3-ubyte.gz", "apt-get install dataset-fashion-mnist")
     images = _read_idx(root / "t10k-images-idx3-ubyte.gz")[:limit]
     labels = _read_idx(root / "t10k-labels-idx1-ubyte.gz")[:limit]
@@ -101,25 +105,40 @@ def font_files() -> list[Path]:
     return sorted(p for p in root.glob("*.ttf") if not any(p.name.startswith(s) or s in p.name for s in skip))
 
 
-def load_letters(per_class: int = 160, seed: int = 1234) -> tuple[np.ndarray, list[int], tuple[str, ...]]:
-    """Letters A-Z, upper and lower case mixed, rendered 32x32 from matplotlib's fonts with a random font, size,
-    offset and rotation (fixed seed: the data set does not change with the benchmark's seeds)."""
+def render_glyphs(
+    classes: list[list[str]], per_class: int, seed: int, size_range: tuple[int, int] = (16, 26)
+) -> np.ndarray:
+    """`per_class` 32x32 grey images for each class (a list of characters, one drawn at random per image), rendered
+    from a random matplotlib font with a random size, offset and rotation; (len(classes) * per_class, 32, 32)."""
     from PIL import Image, ImageDraw, ImageFont
 
     fonts = font_files()
     rng = random.Random(seed)
-    letters = [chr(c) for c in range(ord("A"), ord("Z") + 1)]
-    images, targets = [], []
-    for k, letter in enumerate(letters):
+    images = []
+    for chars in classes:
         for _ in range(per_class):
-            font = ImageFont.truetype(str(rng.choice(fonts)), rng.randint(16, 26))
-            char = letter if rng.random() < 0.5 else letter.lower()
+            font = ImageFont.truetype(str(rng.choice(fonts)), rng.randint(*size_range))
+            char = chars[int(rng.random() * len(chars))]
             canvas = Image.new("L", (48, 48), 0)
             ImageDraw.Draw(canvas).text((24 + rng.randint(-4, 4), 24 + rng.randint(-4, 4)), char, 255, font, "mm")
             canvas = canvas.rotate(rng.uniform(-20, 20), resample=Image.BILINEAR).crop((8, 8, 40, 40))
             images.append(np.asarray(canvas, dtype=np.uint8))
-            targets.append(k)
-    return np.stack(images), targets, tuple(letters)
+    return np.stack(images)
+
+
+def load_letters(per_class: int = 160, seed: int = 1234) -> tuple[np.ndarray, list[int], tuple[str, ...]]:
+    """Letters A-Z, upper and lower case mixed, rendered 32x32 from matplotlib's fonts with a random font, size,
+    offset and rotation (fixed seed: the data set does not change with the benchmark's seeds)."""
+    letters = [chr(c) for c in range(ord("A"), ord("Z") + 1)]
+    images = render_glyphs([[x, x.lower()] for x in letters], per_class, seed)
+    return images, [k for k in range(len(letters)) for _ in range(per_class)], tuple(letters)
+
+
+def load_font_digits(per_class: int = 200, seed: int = 4321) -> tuple[np.ndarray, list[int], tuple[str, ...]]:
+    """Digits 0-9 rendered like `load_letters` (own fixed seed; 50 test images per class at a 25% test split)."""
+    digits = [str(i) for i in range(10)]
+    images = render_glyphs([[d] for d in digits], per_class, seed)
+    return images, [k for k in range(10) for _ in range(per_class)], tuple(digits)
 
 
 VISION_SOURCES = {
@@ -127,6 +146,7 @@ VISION_SOURCES = {
     "digits": ("scikit-learn 8x8 digit, upscaled -> digit", load_digits),
     "fashion_tops": ("Fashion-MNIST upper-body photo -> one of 5 confusable articles", load_fashion_tops),
     "letters": ("letter rendered from matplotlib's fonts -> letter A-Z", load_letters),
+    "font_digits": ("digit rendered from matplotlib's fonts -> digit 0-9", load_font_digits),
 }
 
 
@@ -186,11 +206,18 @@ def accuracy_of(model: torch.nn.Module, head: ClassificationHead, task: ImageTas
 
 @dataclass(frozen=True)
 class VisionConfig:
+    """Fine-tuning: `steps` AdamW steps of `batch_size` images (None: `epochs` passes over the train split), the
+    learning rate warmed up linearly over `warmup_steps` then cosine-decayed to 0, gradients clipped to
+    `max_grad_norm` (0: no clipping). The probe: `probe_steps` full-batch Adam steps on the frozen embeddings."""
+
     size: int = 32
     epochs: int = 2
     batch_size: int = 32
-    learning_rate: float = 5e-4
-    weight_decay: float = 0.01
+    learning_rate: float = 1e-4
+    weight_decay: float = 0.0
+    steps: int | None = None
+    warmup_steps: int = 0
+    max_grad_norm: float = 1.0
     probe_steps: int = 300
     probe_learning_rate: float = 1e-2
     probe_weight_decay: float = 1e-4
@@ -212,48 +239,55 @@ def _probe(model: torch.nn.Module, task: ImageTask, config: VisionConfig) -> Cla
 
 
 def finetune_image(model: torch.nn.Module, task: ImageTask, config: VisionConfig) -> ClassificationHead:
-    """LP-FT of `model` (in place) and a head on the task's train split; returns the head."""
+    """LP-FT of `model` (in place) and a head on the task's train split; returns the head. The model stays in eval
+    mode (frozen BatchNorm statistics, no drop-connect; see the module doc)."""
     head = _probe(model, task, config)
     images, targets = task.part("train")
     y = torch.tensor(targets)
     params = [p for n, p in model.named_parameters() if not n.startswith("_fc.")] + list(head.parameters())
     opt = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay)
-    steps = config.epochs * math.ceil(len(images) / config.batch_size)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: max(0.0, 1 - s / max(steps, 1)))
+    per_epoch = math.ceil(len(images) / config.batch_size)
+    steps = config.steps if config.steps is not None else config.epochs * per_epoch
+    warmup = config.warmup_steps
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(steps - warmup, 1)))
+
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
     gen = torch.Generator().manual_seed(config.seed)
     torch.manual_seed(config.seed)
-    model.train()
+    model.eval()
     head.train()
-    for epoch in range(config.epochs):
-        print(f"    {task.name} seed {config.seed}: epoch {epoch + 1}/{config.epochs}", flush=True)
+    step, seen, loss_sum, right = 0, 0, 0.0, 0
+    report = max(1, steps // 4)
+    while step < steps:
         order = torch.randperm(len(images), generator=gen)
         for start in range(0, len(order), config.batch_size):
+            if step >= steps:
+                break
             idx = order[start : start + config.batch_size]
             logits = head(features(model, preprocess(images[idx], config.size)))
             loss = torch.nn.functional.cross_entropy(logits, y[idx])
             opt.zero_grad()
             loss.backward()
+            if config.max_grad_norm > 0:
+                torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
             opt.step()
             sched.step()
-    recalibrate_batchnorm(model, images, config.size)
+            step += 1
+            seen += len(idx)
+            loss_sum += float(loss.detach()) * len(idx)
+            right += int((logits.detach().argmax(-1) == y[idx]).sum())
+            if step % report == 0 or step == steps:
+                print(
+                    f"    {task.name} seed {config.seed}: step {step}/{steps}, "
+                    f"train loss {loss_sum / seen:.3f}, train accuracy {right / seen:.3f}",
+                    flush=True,
+                )
+                seen, loss_sum, right = 0, 0.0, 0
     return head.eval()
-
-
-@torch.no_grad()
-def recalibrate_batchnorm(model: torch.nn.Module, images: torch.Tensor, size: int, batch: int = 256) -> None:
-    """Recompute every BatchNorm's running mean and variance as the average over `images` (train mode, no
-    gradient, cumulative average), then put the model in eval mode. Fine-tuning moves the weights faster than the
-    BatchNorm momentum (0.01 in this port) moves the statistics: without this the fine-tune scores below the probe."""
-    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
-    for m in norms:
-        m.reset_running_stats()
-        m.momentum = None
-    model.train()
-    for i in range(0, len(images), batch):
-        features(model, preprocess(images[i : i + batch], size))
-    for m in norms:
-        m.momentum = 0.01
-    model.eval()
 
 
 def _fingerprint(task: ImageTask, config: VisionConfig, kind: str) -> str:
