@@ -379,7 +379,14 @@ def qualify(names, prepared: dict, scorer: Scorer, base: Path, seeds) -> dict:
 
 
 def run_suite(
-    suite: Suite, cache: Path, jobs: int, threads: int, quick: bool, only_qualify: bool, search_trials: int = 0
+    suite: Suite,
+    cache: Path,
+    jobs: int,
+    threads: int,
+    quick: bool,
+    only_qualify: bool,
+    search_trials: int = 0,
+    adamerging_steps: int = 0,
 ) -> dict:
     start = time.perf_counter()
     seeds = suite.seeds[:1] if quick else suite.seeds
@@ -404,8 +411,15 @@ def run_suite(
                 p = {t: prepared[(t, s)] for t in suite.tasks}
                 ft_val = per_seed[s]["finetuned"]["validation_accuracy"]
                 per_seed[s] |= search_rows(suite, s, p, scorer, base, ft_val, search_trials)
+            if adamerging_steps:
+                from bench.quality.adamerging_rows import adamerging_rows
+
+                p = {t: prepared[(t, s)] for t in suite.tasks}
+                per_seed[s] |= adamerging_rows(suite, s, p, scorer, base, adamerging_steps)
         if search_trials:
             methods += ["search_tpe", "greedy_soup"]
+        if adamerging_steps:
+            methods.append("adamerging")
         stats = bootstrap(per_seed, suite.tasks, methods)
         result |= {
             "tasks": {
@@ -427,6 +441,11 @@ def run_suite(
                     **(
                         {"search_per_seed": [per_seed[s][m]["search"] for s in seeds]}
                         if "search" in per_seed[seeds[0]][m]
+                        else {}
+                    ),
+                    **(
+                        {"adamerging_per_seed": [per_seed[s][m]["adamerging"] for s in seeds]}
+                        if "adamerging" in per_seed[seeds[0]][m]
                         else {}
                     ),
                 }
@@ -462,6 +481,9 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="*", help="override the suite's seeds")
     parser.add_argument("--methods", nargs="*", help="only these methods of the grid (default: all)")
     parser.add_argument("--search-trials", type=int, default=0, help="also the search rows (issue 17), N TPE trials")
+    parser.add_argument(
+        "--adamerging-steps", type=int, default=0, help="also the AdaMerging row (layer-wise), N steps (0: skip)"
+    )
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--cache", type=Path, default=ROOT / "bench" / ".cache" / "quality")
@@ -483,7 +505,9 @@ def main() -> None:
 
             suite = replace(suite, grids={m: suite.grids[m] for m in args.methods})
         cache = args.cache / f"suite-{name}"
-        got = run_suite(suite, cache, args.jobs, args.threads, args.quick, args.qualify, args.search_trials)
+        got = run_suite(
+            suite, cache, args.jobs, args.threads, args.quick, args.qualify, args.search_trials, args.adamerging_steps
+        )
         if args.qualify:
             results.setdefault("qualification", {})[name] = got
         else:
