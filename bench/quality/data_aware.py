@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,8 @@ import torch
 
 CALIBRATION_EXAMPLES = 256
 FISHER_EXAMPLES = 64
+FISHER_SECONDS: dict[tuple[str, int], float] = {}
+"""(task, seed) -> seconds it took to compute its Fisher file (kept beside the file as `<file>.seconds`)."""
 """The Fisher takes one backward pass per example (about 0.8 s each for MiniLM on one shared core)."""
 
 
@@ -74,7 +77,10 @@ def fisher_file(backend: Any, prepared: Any, seed: int, cache: Path) -> Path:
     task = prepared.task
     key = hashlib.sha256(str(prepared.folder).encode()).hexdigest()[:12]
     out = cache / "statistics" / f"{task.name}-s{seed}-{key}-n{FISHER_EXAMPLES}.fisher.safetensors"
+    seconds_file = out.with_name(out.name + ".seconds")
     if out.is_file():
+        if seconds_file.is_file():
+            FISHER_SECONDS[(task.name, seed)] = float(seconds_file.read_text())
         return out
     model = backend.load(prepared.folder)
     if backend.kind == "text":
@@ -90,5 +96,8 @@ def fisher_file(backend: Any, prepared: Any, seed: int, cache: Path) -> Path:
         batches = [preprocess(images[i : i + 8], backend.config.size) for i in range(0, len(images), 8)]
         module = _Headed(model, prepared.head, _image_features)
     out.parent.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
     calibrate(module, batches, out, stats=("fisher",), seed=seed)
+    FISHER_SECONDS[(task.name, seed)] = time.perf_counter() - t0
+    seconds_file.write_text(f"{FISHER_SECONDS[(task.name, seed)]:.2f}")
     return out

@@ -31,9 +31,22 @@ def qualification_table(suite: dict, key: str = "candidates") -> str:
     return "\n".join(lines)
 
 
+def _cost(r: dict) -> str:
+    """Median over seeds of the chosen merge's wall seconds and peak RSS (+ Fisher calibration seconds)."""
+    import statistics
+
+    costs = [c for c in r.get("cost_per_seed", []) if c and "merge_seconds" in c]
+    if not costs:
+        return "-"
+    seconds = statistics.median(c["merge_seconds"] for c in costs)
+    text = f"{seconds:.1f} / {statistics.median(c['peak_rss_mb'] for c in costs):.0f}"
+    calib = [c["calibration_seconds"] for c in costs if c.get("calibration_seconds")]
+    return text + (f" (+{statistics.median(calib):.0f} s Fisher)" if calib else "")
+
+
 def merge_table(suite: dict) -> str:
     tasks = suite["settings"]["tasks"]
-    head = ["model", "chosen (per seed)", "gain kept", "normalized", "mean acc", *tasks]
+    head = ["model", "chosen (per seed)", "gain kept", "normalized", "mean acc", *tasks, "merge s / peak MB"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     ref = suite["reference"]
     names = {
@@ -45,7 +58,7 @@ def merge_table(suite: dict) -> str:
     def row(label: str, chosen: str, r: dict) -> str:
         cells = [label, chosen, _ci(r["gain_kept"]), _ci(r["normalized"]), _ci(r["mean_accuracy"])]
         cells += [f"{r['accuracy'][t]['mean']:.3f}" for t in tasks]
-        return "| " + " | ".join(cells) + " |"
+        return "| " + " | ".join([*cells, _cost(r)]) + " |"
 
     lines.append(row(names["base_ft_heads"], "-", ref["base_ft_heads"]))
     lines.append(row(names["base_probe"], "-", ref["base_probe"]))
@@ -58,10 +71,17 @@ def merge_table(suite: dict) -> str:
     return "\n".join(lines)
 
 
-def significance(suite: dict) -> str:
-    sig = [(k, v) for k, v in suite["gain_kept_differences"].items() if v["significant"]]
-    not_sig = [k for k, v in suite["gain_kept_differences"].items() if not v["significant"]]
-    out = ["Gain-kept differences whose 95% interval excludes 0 (paired bootstrap):", ""]
+def significance(suite: dict, anchors: tuple[str, ...] = ("task_arithmetic", "ties")) -> str:
+    """Pairs involving the best method or an anchor (every pair is in the JSON)."""
+    best = max(suite["methods"], key=lambda m: suite["methods"][m]["gain_kept"]["mean"])
+    keep = {best, *anchors}
+    pairs = {k: v for k, v in suite["gain_kept_differences"].items() if set(k.split(" - ")) & keep}
+    sig = [(k, v) for k, v in pairs.items() if v["significant"]]
+    not_sig = [k for k, v in pairs.items() if not v["significant"]]
+    out = [
+        f"Gain-kept differences involving {', '.join(sorted(keep))} whose 95% interval excludes 0 (paired bootstrap):",
+        "",
+    ]
     out += [f"- {k}: {v['mean']:+.3f} [{v['ci95'][0]:+.3f}, {v['ci95'][1]:+.3f}]" for k, v in sig] or ["- none"]
     out += ["", f"Not significant: {', '.join(not_sig) or 'none'}."]
     return "\n".join(out)

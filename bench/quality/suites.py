@@ -198,6 +198,8 @@ class Scorer:
     cache: Path
     seconds: dict = field(default_factory=lambda: {"merge": 0.0, "evaluate": 0.0})
     merges: int = 0
+    costs: dict = field(default_factory=dict)
+    """Merge name -> {merge_seconds, peak_rss_mb} of its last `modelfusion merge` (None: measured before costs)."""
 
     def _path(self, what: dict, split: str, seed: int, tasks) -> Path:
         key = json.dumps([what, split, seed, list(tasks), repr(self.suite.backend)], sort_keys=True, default=str)
@@ -217,22 +219,31 @@ class Scorer:
     def merged(self, data: dict, name: str, heads: dict, split: str, seed: int) -> dict[str, list[int]]:
         path = self._path({"recipe": data}, split, seed, heads)
         if path.is_file():
-            return json.loads(path.read_text())["correct"]
+            saved = json.loads(path.read_text())
+            self.costs[name] = saved.get("cost")
+            return saved["correct"]
         recipe_file = write_recipe(data, self.cache / "recipes" / f"{name}.yaml")
         out = self.cache / "merged" / name
         exe = Path(sys.executable).with_name("modelfusion")
+        stats = self.cache / "merged" / f"{name}.time"
+        stats.parent.mkdir(parents=True, exist_ok=True)
+        cmd = [str(exe), "merge", str(recipe_file), str(out), "--quiet", "--overwrite", "-j", "1"]
         t0 = time.perf_counter()
-        done = subprocess.run(
-            [str(exe), "merge", str(recipe_file), str(out), "--quiet", "--overwrite", "-j", "1"],
-            capture_output=True,
-            text=True,
-        )
-        self.seconds["merge"] += time.perf_counter() - t0
+        done = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", str(stats), *cmd], capture_output=True, text=True)
+        seconds = time.perf_counter() - t0
+        self.seconds["merge"] += seconds
         self.merges += 1
         if done.returncode != 0:
             raise RuntimeError(f"modelfusion merge {recipe_file} failed:\n{done.stdout}\n{done.stderr}")
+        # wall seconds of `modelfusion merge` (calibration included when the recipe computes statistics) and its
+        # peak resident memory (GNU time's maximum RSS, KiB)
+        cost = {"merge_seconds": round(seconds, 2), "peak_rss_mb": round(int(stats.read_text().split()[-1]) / 1024)}
+        self.costs[name] = cost
         try:
-            return self.folder(out, heads, split, seed, {"recipe": data})
+            correct = self.folder(out, heads, split, seed, {"recipe": data})
+            saved = json.loads(path.read_text())
+            path.write_text(json.dumps(saved | {"cost": cost}))
+            return correct
         finally:
             import shutil
 
@@ -290,7 +301,12 @@ def run_seed(suite: Suite, seed: int, prepared: dict, scorer: Scorer, base: Path
         best = max(grid, key=lambda g: g["validation_normalized"])
         data = recipe_for(method, best["value"], base, models, extras)
         test = scorer.merged(data, f"{method}-{best['value']}-s{seed}", heads, "test", seed)
-        rows[method] = {"test": test, "param": param, "chosen": best["value"], "grid": grid}
+        cost = dict(scorer.costs.get(f"{method}-{best['value']}-s{seed}") or {})
+        if method == "fisher":
+            from bench.quality import data_aware
+
+            cost["calibration_seconds"] = round(sum(data_aware.FISHER_SECONDS.get((t, seed), 0.0) for t in tasks), 1)
+        rows[method] = {"test": test, "param": param, "chosen": best["value"], "grid": grid, "cost": cost}
         print(f"  seed {seed} {method} {param}={best['value']}: " + " ".join(f"{acc(test[t]):.3f}" for t in tasks))
     return rows
 
@@ -438,6 +454,7 @@ def run_suite(
                     "param": per_seed[seeds[0]][m]["param"],
                     "chosen_per_seed": [per_seed[s][m]["chosen"] for s in seeds],
                     "grids_per_seed": [per_seed[s][m]["grid"] for s in seeds],
+                    "cost_per_seed": [per_seed[s][m].get("cost") for s in seeds],
                     **(
                         {"search_per_seed": [per_seed[s][m]["search"] for s in seeds]}
                         if "search" in per_seed[seeds[0]][m]
