@@ -50,9 +50,9 @@ GRIDS: dict[str, tuple[str | None, tuple[float | None, ...]]] = {
     "della": ("lambda", (0.3, 0.5)),
     "model_stock": (None, (None,)),
     # issue 16: the SVD family (alpha on validation) and the data-aware methods (their defaults)
-    "tsv": ("alpha", (0.5, 1.0)),
-    "iso_c": ("alpha", (0.5, 1.0, 1.5)),
-    "iso_cts": ("alpha", (0.5, 1.0, 1.5)),
+    "tsv": ("alpha", (0.5, 1.0, 1.5)),
+    "iso_c": ("alpha", (0.5, 1.0, 1.5, 2.0)),
+    "iso_cts": ("alpha", (0.5, 1.0, 1.5, 2.0)),
     "regmean": ("alpha", (0.9,)),
     "fisher": (None, (None,)),
 }
