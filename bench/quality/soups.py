@@ -87,8 +87,10 @@ def targets_of(task, split: str) -> list[int]:
     return task.targets(split) if hasattr(task, "texts") else task.part(split)[1]
 
 
-def count_parameters(state_folder_model) -> int:
-    return sum(p.numel() for p in state_folder_model.parameters())
+def count_parameters(loaded) -> int:
+    """Parameters of a loaded model (an evaluate.Encoder's `.model`, or the module itself)."""
+    module = getattr(loaded, "model", loaded)
+    return sum(p.numel() for p in module.parameters())
 
 
 def run(suite_name: str, task_name: str, cache: Path) -> dict:
