@@ -479,8 +479,11 @@ def run_suite(
     result["settings"] = {
         "tasks": list(suite.tasks),
         "backend": {
-            k: (asdict(v) if hasattr(v, "__dataclass_fields__") else v) for k, v in vars(suite.backend).items()
-        },
+            k: (asdict(v) if hasattr(v, "__dataclass_fields__") else v)
+            for k, v in vars(suite.backend).items()
+            if k != "budgets"
+        }
+        | {"budgets": {name: asdict(b) for name, b in getattr(suite.backend, "budgets", ())}},
         "grids": {m: list(v[1]) for m, v in grids.items()},
         "fixed": FIXED,
     }
