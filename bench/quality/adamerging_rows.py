@@ -110,9 +110,10 @@ def adamerging_rows(suite: Any, seed: int, p: dict, scorer: Any, base: Path, ste
     """{"adamerging": row} at one seed (rows as suites.run_seed's, plus "adamerging": facts of the calibration)."""
     recipe_file = scorer.cache / "adamerging" / f"s{seed}-steps{steps}-lr{LEARNING_RATE}.yaml"
     facts_file = recipe_file.with_suffix(".json")
-    folders = [str(p[t].folder) for t in suite.tasks]
+    folders = [Path(p[t].folder).resolve() for t in suite.tasks]
     recipe = yaml.safe_load(recipe_file.read_text()) if recipe_file.is_file() and facts_file.is_file() else None
-    if recipe is None or [m["model"] for m in recipe["models"]] != folders or recipe["base_model"] != str(base):
+    same = recipe is not None and [Path(m["model"]).resolve() for m in recipe["models"]] == folders
+    if not same or Path(recipe["base_model"]).resolve() != Path(base).resolve():
         result, facts = learn_recipe(suite, p, base, steps)
         recipe_file.parent.mkdir(parents=True, exist_ok=True)
         result.write(recipe_file.with_suffix(".partial"))
