@@ -41,7 +41,7 @@ def _cost(r: dict) -> str:
     seconds = statistics.median(c["merge_seconds"] for c in costs)
     text = f"{seconds:.1f} / {statistics.median(c['peak_rss_mb'] for c in costs):.0f}"
     calib = [c["calibration_seconds"] for c in costs if c.get("calibration_seconds")]
-    return text + (f" (+{statistics.median(calib):.0f} s Fisher)" if calib else "")
+    return text + (f" (+{statistics.median(calib):.0f} s calibration)" if calib else "")
 
 
 def merge_table(suite: dict) -> str:

@@ -42,17 +42,17 @@ ROOT = Path(__file__).resolve().parents[2]
 
 GRIDS: dict[str, tuple[str | None, tuple[float | None, ...]]] = {
     "simple_average": (None, (None,)),
-    "task_arithmetic": ("lambda", (0.3, 0.5, 1.0)),
-    "ties": ("lambda", (0.5, 1.0)),
-    "dare_ties": ("lambda", (0.5, 1.0)),
-    "dare_linear": ("lambda", (0.3, 0.5)),
-    "breadcrumbs": ("lambda", (0.3, 0.5)),
-    "della": ("lambda", (0.3, 0.5)),
+    "task_arithmetic": ("lambda", (0.1, 0.2, 0.3, 0.5, 1.0)),
+    "ties": ("lambda", (0.3, 0.5, 1.0)),
+    "dare_ties": ("lambda", (0.3, 0.5, 1.0)),
+    "dare_linear": ("lambda", (0.1, 0.2, 0.3, 0.5)),
+    "breadcrumbs": ("lambda", (0.1, 0.2, 0.3, 0.5)),
+    "della": ("lambda", (0.1, 0.2, 0.3, 0.5)),
     "model_stock": (None, (None,)),
     # issue 16: the SVD family (alpha on validation) and the data-aware methods (their defaults)
-    "tsv": ("alpha", (0.5, 1.0, 1.5)),
-    "iso_c": ("alpha", (0.5, 1.0, 1.5, 2.0)),
-    "iso_cts": ("alpha", (0.5, 1.0, 1.5, 2.0)),
+    "tsv": ("alpha", (0.5, 1.0, 1.5, 2.0, 2.5)),
+    "iso_c": ("alpha", (0.5, 1.0, 1.5, 2.0, 2.5, 3.0)),
+    "iso_cts": ("alpha", (0.5, 1.0, 1.5, 2.0, 2.5, 3.0)),
     "regmean": ("alpha", (0.9,)),
     "fisher": (None, (None,)),
 }
