@@ -1,4 +1,4 @@
-"""Markdown tables and plots of the ranking benchmark's results (docs/quality-results.json, `suites`).
+"""Markdown tables and plots of the ranking benchmark's results (docs/quality-suites.json).
 
 .venv/bin/python -m bench.quality.suite_report        # -> docs/quality-suites.md, docs/quality-suites-*.png
 """
@@ -137,7 +137,7 @@ def plots(name: str, suite: dict, out: Path) -> list[Path]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--results", type=Path, default=ROOT / "docs" / "quality-results.json")
+    parser.add_argument("--results", type=Path, default=ROOT / "docs" / "quality-suites.json")
     parser.add_argument("--out", type=Path, default=ROOT / "docs")
     args = parser.parse_args()
     results = json.loads(args.results.read_text())

@@ -1,6 +1,6 @@
 """The ranking benchmark (issue 15): a text suite and a vision suite, several seeds, bootstrap intervals.
 
-    .venv/bin/python -m bench.quality.suites --suite text              # -> docs/quality-results.json (suites.text)
+    .venv/bin/python -m bench.quality.suites --suite text              # -> docs/quality-suites.json (suites.text)
     .venv/bin/python -m bench.quality.suites --suite vision
     .venv/bin/python -m bench.quality.suites --suite text --qualify    # fine-tune vs probe per candidate task only
     .venv/bin/python -m bench.quality.suites --quick                   # 1 seed, small grids -> *-quick.json
@@ -516,7 +516,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     suffix = "-quick" if args.quick else ""
-    out_file = args.out / f"quality-results{suffix}.json"
+    out_file = args.out / f"quality-suites{suffix}.json"
     results = json.loads(out_file.read_text()) if out_file.is_file() else {}
     results.setdefault("suites", {})
     for name in SUITES if args.suite == "all" else [args.suite]:
@@ -537,7 +537,7 @@ def main() -> None:
             results.setdefault("qualification", {})[name] = got
         else:
             results["suites"][name] = got
-        results["command"] = "python -m bench.quality.suites" + (" --quick" if args.quick else "")
+        got["command"] = " ".join(["python -m bench.quality.suites", *sys.argv[1:]])
         out_file.parent.mkdir(parents=True, exist_ok=True)
         out_file.write_text(json.dumps(results, indent=1) + "\n")
         print(f"[{got['timing']['total_seconds']:.0f}s] wrote {name} to {out_file}")
