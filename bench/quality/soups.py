@@ -68,11 +68,6 @@ def merge(recipe: dict, work: Path, name: str) -> Path:
     return out
 
 
-def merged_folder(backend, out: Path) -> Path:
-    """The folder `backend.load` takes for a merge output (the output itself for both backends)."""
-    return out
-
-
 def accuracy(logits: torch.Tensor, targets: list[int]) -> float:
     return float((logits.argmax(-1) == torch.tensor(targets)).float().mean())
 
@@ -123,7 +118,7 @@ def run(suite_name: str, task_name: str, cache: Path) -> dict:
             "dtype": "float32",
             "models": [{"model": str(ingredients[i][0])} for i in members],
         }
-        return merged_folder(backend, merge(recipe, work, name)), mean_head([ingredients[i][1] for i in members])
+        return merge(recipe, work, name), mean_head([ingredients[i][1] for i in members])
 
     rows["uniform soup"] = dict(score(*soup(list(range(5)), "uniform")), members=list(range(5)))
     greedy = [order[0]]
@@ -141,7 +136,7 @@ def run(suite_name: str, task_name: str, cache: Path) -> dict:
         "base_model": str(base),
         "models": [{"model": str(ingredients[i][0])} for i in two],
     }
-    stock_folder = merged_folder(backend, merge(stock, work, "model_stock"))
+    stock_folder = merge(stock, work, "model_stock")
     rows["model_stock (2 best)"] = dict(score(stock_folder, mean_head([ingredients[i][1] for i in two])), members=two)
 
     ensemble_rows = ensemble(backend, task, ingredients, y)
