@@ -34,18 +34,10 @@ ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
 def backend():
-    from bench.quality.backends import TextBackend
-    from bench.quality.finetune import FinetuneConfig
-    from modelfusion.evaluate import SplitSizes
+    """The text quality suite's backend: its fortune_files budget (400 train/class, 2 epochs, lr 3e-4, batch 32)."""
+    from bench.quality.suites import TEXT
 
-    sizes = SplitSizes(
-        test_fraction=0.25,
-        validation_fraction=0.1,
-        max_train_per_class=400,
-        max_validation_per_class=8,
-        max_test_per_class=30,
-    )
-    return TextBackend(sizes=sizes, finetune=FinetuneConfig(epochs=2, batch_size=32, learning_rate=3e-4), max_length=32)
+    return TEXT.backend
 
 
 def ensure_cached(b, task: str, seed: int, cache: Path) -> None:
@@ -54,7 +46,7 @@ def ensure_cached(b, task: str, seed: int, cache: Path) -> None:
 
     from bench.quality.store import _fingerprint
 
-    base, t, config = b.base(cache), b.task(task, seed), replace(b.finetune, seed=seed)
+    base, t, config = b.base(cache), b.task(task, seed), replace(b.budget(task).finetune, seed=seed)
     folder = cache / "finetuned" / f"{task}-{_fingerprint(base, t, config, b.max_length, 'finetune')}"
     probe = cache / "probes" / f"{task}-probe-{_fingerprint(base, t, config, b.max_length, 'probe')}.safetensors"
     if not (folder / "head.safetensors").is_file() or not probe.is_file():
