@@ -252,19 +252,25 @@ def bench_gguf(work: Path) -> dict:
 BENCHES = {"onnx": bench_onnx, "keras": bench_keras, "gguf": bench_gguf}
 
 
-def main(work: Path, only: list[str]) -> list[dict]:
+def main(work: Path, only: list[str], benches: dict = BENCHES) -> list[dict]:
+    """Run the named `benches`, each in its own folder under `work`; print and return their results."""
     results = []
     for name in only:
         folder = work / name
         folder.mkdir(parents=True, exist_ok=True)
-        result = BENCHES[name](folder)
+        result = benches[name](folder)
         print(json.dumps(result), flush=True)
         results.append(result)
     return results
 
 
-if __name__ == "__main__":
+def cli(benches: dict, prefix: str) -> None:
+    """`python -m ... [WORK] [--only=a,b]`: run `benches` (all by default) and print the results as one JSON list."""
     args = [a for a in sys.argv[1:] if not a.startswith("--only")]
-    only = next((a.split("=", 1)[1].split(",") for a in sys.argv[1:] if a.startswith("--only=")), list(BENCHES))
-    root = Path(args[0]) if args else Path(tempfile.mkdtemp(prefix="mf-formats-"))
-    print(json.dumps(main(root, only)))
+    only = next((a.split("=", 1)[1].split(",") for a in sys.argv[1:] if a.startswith("--only=")), list(benches))
+    root = Path(args[0]) if args else Path(tempfile.mkdtemp(prefix=prefix))
+    print(json.dumps(main(root, only, benches)))
+
+
+if __name__ == "__main__":
+    cli(BENCHES, "mf-formats-")

@@ -24,14 +24,11 @@ Prints one JSON line per row and a final JSON list.
 
 from __future__ import annotations
 
-import json
-import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from bench.formats.formats import perturb, timed_merge
+from bench.formats.formats import cli, perturb, timed_merge
 
 SENTENCES = [
     "The cat sat on the mat.",
@@ -320,19 +317,5 @@ def bench_rvc(work: Path) -> dict:
 BENCHES = {"onnx_minilm": bench_onnx_minilm, "gguf_minilm": bench_gguf_minilm, "rvc": bench_rvc}
 
 
-def main(work: Path, only: list[str]) -> list[dict]:
-    results = []
-    for name in only:
-        folder = work / name
-        folder.mkdir(parents=True, exist_ok=True)
-        result = BENCHES[name](folder)
-        print(json.dumps(result), flush=True)
-        results.append(result)
-    return results
-
-
 if __name__ == "__main__":
-    args = [a for a in sys.argv[1:] if not a.startswith("--only")]
-    only = next((a.split("=", 1)[1].split(",") for a in sys.argv[1:] if a.startswith("--only=")), list(BENCHES))
-    root = Path(args[0]) if args else Path(tempfile.mkdtemp(prefix="mf-real-size-"))
-    print(json.dumps(main(root, only)))
+    cli(BENCHES, "mf-real-size-")
