@@ -1,7 +1,9 @@
 """Federated benchmark: strategies x Dirichlet alpha x seeds, with and without one malicious client (update x -10).
 
 Each run is `modelfusion federated simulate` in its own process (one Flower simulation per process); per-round
-global accuracy and bytes are gathered into RESULTS/results.json, a table (results.md) and a plot (accuracy.png).
+global accuracy and bytes are appended to RESULTS/runs.jsonl as each run ends (a rerun with the same results
+folder skips the runs already there) and gathered into RESULTS/results.json, a table (results.md) and a plot
+(accuracy.png).
 
     # the issue's sweep: 8 clients, alpha 0.3 and 1.0, 10 rounds, 3 seeds, 6 strategies, +/- 1 malicious of 8
     .venv/bin/python -m bench.federated.run --task text     # all-MiniLM-L6-v2 + head on WordNet glosses (8 classes)
@@ -61,10 +63,11 @@ def task_section(args: argparse.Namespace, work: Path) -> dict:
 
 
 def configs(args: argparse.Namespace, task: dict):
-    for malicious in (False, True):
-        for alpha in args.alphas:
-            for name in args.strategies:
-                for seed in args.seeds:
+    """Seed outermost, so an interrupted sweep has every cell at the seeds it finished."""
+    for seed in args.seeds:
+        for malicious in args.malicious:
+            for alpha in args.alphas:
+                for name in args.strategies:
                     cfg = {
                         **task,
                         "clients": args.clients,
@@ -86,6 +89,9 @@ def parse() -> argparse.Namespace:
     p.add_argument("--alphas", type=float, nargs="+", default=[0.3, 1.0])
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--strategies", nargs="+", choices=sorted(STRATEGIES), default=list(STRATEGIES))
+    p.add_argument(
+        "--malicious", nargs="+", choices=["no", "yes"], default=["no", "yes"], help="runs without / with 1 bad client"
+    )
     p.add_argument("--per-class", type=int, default=300, help="training examples per class (cap)")
     p.add_argument("--test", type=int, default=800, help="held-out examples scored each round (cap)")
     p.add_argument("--steps", type=int, default=10, help="local optimiser steps per round (cap)")
@@ -95,6 +101,7 @@ def parse() -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="smoke setting: 4 clients, 2 rounds, 1 seed, tiny slices")
     p.add_argument("--dry-run", action="store_true")
     args = p.parse_args()
+    args.malicious = [m == "yes" for m in args.malicious]
     if args.quick:
         args.clients, args.rounds, args.alphas, args.seeds = 4, 2, [0.3], [0]
         args.strategies, args.per_class, args.test, args.steps = ["fedavg", "merge-ties"], 20, 80, 2
@@ -107,32 +114,48 @@ def main() -> None:
     args = parse()
     args.work.mkdir(parents=True, exist_ok=True)
     task = task_section(args, args.work)
+    args.results.mkdir(parents=True, exist_ok=True)
+    log = args.results / "runs.jsonl"
+    done = {_key(r): r for r in map(json.loads, log.read_text().splitlines())} if log.is_file() else {}
     runs = []
     for i, (key, cfg) in enumerate(configs(args, task)):
         if args.dry_run:
             print(key, json.dumps(cfg))
             continue
-        path = args.work / f"run{i}.yaml"
-        path.write_text(yaml.safe_dump(cfg))
-        out = args.work / f"out{i}"
-        cmd = [sys.executable, "-m", "modelfusion.cli.main", "federated", "simulate", str(path), "--out", str(out)]
-        start = time.perf_counter()
-        subprocess.run([*cmd, "--overwrite"], check=True)
-        history = json.loads((out / "history.json").read_text())
-        accuracy = [history["initial_accuracy"]] + [r["accuracy"] for r in history["rounds"]]
-        traffic = [r["bytes_sent"] + r["bytes_received"] for r in history["rounds"]]
-        seconds = time.perf_counter() - start
-        runs.append({**key, "accuracy": accuracy, "bytes": traffic, "seconds": seconds})
-        print(key, f"final accuracy {history['final_accuracy']:.4f} ({seconds:.0f} s)", flush=True)
+        if _key(key) in done:  # finished by an earlier, interrupted sweep (same results folder)
+            runs.append(done[_key(key)])
+            continue
+        runs.append(run_one(args, i, key, cfg))
+        with log.open("a") as f:
+            f.write(json.dumps(runs[-1]) + "\n")
     if args.dry_run:
         return
-    args.results.mkdir(parents=True, exist_ok=True)
     meta = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
     meta["command"] = " ".join([Path(sys.executable).name, "-m", "bench.federated.run", *sys.argv[1:]])
     (args.results / "results.json").write_text(json.dumps({"args": meta, "runs": runs}, indent=2) + "\n")
     from bench.federated.report import report
 
     report(args.results / "results.json")
+
+
+def _key(run: dict) -> tuple:
+    return run["strategy"], run["alpha"], run["seed"], run["malicious"]
+
+
+def run_one(args: argparse.Namespace, i: int, key: dict, cfg: dict) -> dict:
+    """One `modelfusion federated simulate` process; its per-round accuracy and traffic."""
+    path = args.work / f"run{i}.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    out = args.work / f"out{i}"
+    cmd = [sys.executable, "-m", "modelfusion.cli.main", "federated", "simulate", str(path), "--out", str(out)]
+    start = time.perf_counter()
+    subprocess.run([*cmd, "--overwrite"], check=True)
+    history = json.loads((out / "history.json").read_text())
+    accuracy = [history["initial_accuracy"]] + [r["accuracy"] for r in history["rounds"]]
+    traffic = [r["bytes_sent"] + r["bytes_received"] for r in history["rounds"]]
+    seconds = time.perf_counter() - start
+    print(key, f"final accuracy {history['final_accuracy']:.4f} ({seconds:.0f} s)", flush=True)
+    return {**key, "accuracy": accuracy, "bytes": traffic, "seconds": seconds}
 
 
 if __name__ == "__main__":
