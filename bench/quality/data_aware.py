@@ -98,27 +98,6 @@ def fisher_file(backend: Any, prepared: Any, seed: int, cache: Path) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     calibrate(module, batches, out, stats=("fisher",), seed=seed)
-    if backend.kind == "vision":
-        _uniform_fisher_for_buffers(model, out)
     FISHER_SECONDS[(task.name, seed)] = time.perf_counter() - t0
     seconds_file.write_text(f"{FISHER_SECONDS[(task.name, seed)]:.2f}")
     return out
-
-
-def _uniform_fisher_for_buffers(model: torch.nn.Module, path: Path) -> None:
-    """Add `fisher:` entries of 1 for the backbone's float buffers (BatchNorm running statistics).
-
-    They are not parameters, so no Fisher exists for them and `calibrate` writes none, while `fisher` requires an
-    entry for every merged tensor. With equal entries the method takes their plain mean; here the statistics are the
-    pretrained ones in every fine-tune (BatchNorm is frozen while fine-tuning), so the mean is exact.
-    """
-    from safetensors.torch import load_file, save_file
-
-    tensors = load_file(str(path))
-    params = {n for n, _ in model.named_parameters()}
-    for name, buf in model.state_dict().items():
-        if name not in params and buf.is_floating_point() and not name.startswith("_fc."):
-            tensors.setdefault(f"fisher:{name}", torch.ones_like(buf, dtype=torch.float32))
-    partial = path.with_name(f".{path.name}.partial")
-    save_file(tensors, str(partial))
-    partial.replace(path)

@@ -34,6 +34,16 @@ def test_zero_fisher_falls_back_to_the_weighted_mean():
     torch.testing.assert_close(out, torch.tensor([(1.0 + 3 * 3.0) / 4, 4.0]))
 
 
-def test_missing_fisher_is_an_error():
+def test_tensor_without_fisher_is_the_weighted_mean():
+    a, b = torch.tensor([1.0, 4.0]), torch.tensor([3.0, 8.0])
+    out = FISHER([a, b], {"weight": [1.0, 3.0], "fisher_floor": 1e-6})
+    torch.testing.assert_close(out, (a + 3 * b) / 4)
+
+
+def test_fisher_count_must_match_the_models():
     with pytest.raises(ValueError, match="Fisher"):
-        FISHER([torch.ones(2)], {"weight": [1.0], "fisher_floor": 0.0})
+        FISHER(
+            [torch.ones(2), torch.ones(2)],
+            {"weight": [1.0, 1.0], "fisher_floor": 0.0},
+            statistics={"fisher": [torch.ones(2)]},
+        )

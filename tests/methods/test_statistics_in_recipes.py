@@ -101,3 +101,22 @@ def test_regmean_gram_in_one_model_only_is_an_error(tmp_path):
     recipe = _recipe([(a, tmp_path / "ga.safetensors"), (b, tmp_path / "gb.safetensors")], method="regmean")
     with pytest.raises(PlanError, match=r"gb\.safetensors' has no entry 'gram:layer\.weight'"):
         _plan(recipe)
+
+
+def test_fisher_tensor_in_no_models_file_is_the_weighted_average(tmp_path):
+    """A float tensor no statistics file covers (a buffer: BatchNorm running statistics have no gradient, so
+    `modelfusion calibrate` writes no Fisher for them) is averaged; the covered ones are Fisher-weighted."""
+    (a, ta), (b, tb) = _write(tmp_path, 1), _write(tmp_path, 2)
+    g = torch.Generator().manual_seed(5)
+    fa = {n: torch.rand(s, generator=g) for n, s in SHAPES.items() if n != "norm.weight"}
+    fb = {n: torch.rand(s, generator=g) for n, s in SHAPES.items() if n != "norm.weight"}
+    recipe = _recipe([(a, _fisher_file(tmp_path, "fa", fa)), (b, _fisher_file(tmp_path, "fb", fb))])
+    recipe["models"][1]["parameters"]["weight"] = 3.0
+    recipe["parameters"] = {"fisher_floor": 0.0}
+    modelfusion.merge(recipe, tmp_path / "out")
+    out = load_file(str(tmp_path / "out" / "model.safetensors"))
+    torch.testing.assert_close(out["norm.weight"], (ta["norm.weight"] + 3 * tb["norm.weight"]) / 4)
+    expected = (fa["layer.weight"] * ta["layer.weight"] + 3 * fb["layer.weight"] * tb["layer.weight"]) / (
+        fa["layer.weight"] + 3 * fb["layer.weight"]
+    )
+    torch.testing.assert_close(out["layer.weight"], expected)

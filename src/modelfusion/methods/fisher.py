@@ -18,11 +18,15 @@ def fisher(
 ) -> torch.Tensor:
     """theta = sum_i w_i F_i' theta_i / sum_i w_i F_i',  F_i' = F_i + fisher_floor (entrywise).
 
-    Where sum_i w_i F_i' = 0 (every F_i' is 0 there: fisher_floor = 0 and parameters no example moved), the
-    plain weighted mean sum_i w_i theta_i / sum_i w_i.
+    Where sum_i w_i F_i' = 0 (every F_i' is 0 there: fisher_floor = 0 and parameters no example moved), and for
+    a tensor no model has a Fisher diagonal for (`fisher` None: a buffer, which has no gradient), the plain
+    weighted mean sum_i w_i theta_i / sum_i w_i.
     """
-    if fisher is None or len(fisher) != len(tensors) or len(weight) != len(tensors):
+    if len(weight) != len(tensors) or (fisher is not None and len(fisher) != len(tensors)):
         raise ValueError(f"fisher: {len(tensors)} tensors need as many weights and Fisher diagonals")
+    if fisher is None:
+        fisher = [torch.zeros_like(t) for t in tensors]
+        fisher_floor = 0.0
     numerator = torch.zeros_like(tensors[0])
     denominator = torch.zeros_like(tensors[0])
     for w, theta, f in zip(weight, tensors, fisher):

@@ -18,7 +18,11 @@ FISHER = MergeMethod(
             "fisher",
             shape="same",
             applies_to="all",
-            missing="error",
+            missing="fallback",
+            fallback=(
+                "weighted average (tensors with no Fisher entry in any model's file, e.g. float buffers such as "
+                "BatchNorm running statistics, which have no gradient)"
+            ),
             help="diagonal Fisher information of each merged tensor",
         ),
     ),
