@@ -67,6 +67,25 @@ def test_fisher_with_given_labels_weights_each_entry_by_the_empirical_fisher():
     assert torch.allclose(merged.weight, expected, atol=1e-5)
 
 
+def test_fisher_of_a_batchnorm_model_averages_the_running_statistics():
+    """BatchNorm's running mean / var are buffers: no gradient, no Fisher; `fisher` averages them."""
+
+    def net(seed: int) -> nn.Module:
+        torch.manual_seed(seed)
+        m = nn.Sequential(nn.Linear(5, 6), nn.BatchNorm1d(6), nn.ReLU(), nn.Linear(6, 3))
+        m.train()
+        with torch.no_grad():
+            m(torch.randn(32, 5))  # moves the running statistics away from 0 / 1
+        return m.eval()
+
+    models = [net(1), net(2)]
+    merged = modelfusion.merge_modules(models, "fisher", data=[_batches(41), _batches(42)], weight=[1.0, 3.0])
+    for name in ("1.running_mean", "1.running_var"):
+        mean = (models[0].state_dict()[name] + 3 * models[1].state_dict()[name]) / 4
+        assert torch.allclose(merged.state_dict()[name], mean, atol=1e-6)
+    assert not torch.allclose(merged[0].weight, (models[0][0].weight + 3 * models[1][0].weight) / 4, atol=1e-4)
+
+
 def test_adamerging_through_merge_modules():
     base = _linear(0)
     models = [_linear(1), _linear(2)]
