@@ -85,7 +85,8 @@ def plot(runs: list[dict], path: Path) -> None:
         ax.set_xlabel("round")
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("global test accuracy")
-    axes[0][0].legend(fontsize=7)
+    handles = {label: h for ax in axes[0] for h, label in zip(*ax.get_legend_handles_labels())}
+    axes[0][0].legend(handles.values(), handles.keys(), fontsize=7)  # every strategy, some absent from panel 1
     fig.tight_layout()
     fig.savefig(path, dpi=120)
 
