@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import torch
 
+from modelfusion.methods.linear import linear
+
 
 def fisher(
     tensors: list[torch.Tensor],
@@ -25,8 +27,7 @@ def fisher(
     if len(weight) != len(tensors) or (fisher is not None and len(fisher) != len(tensors)):
         raise ValueError(f"fisher: {len(tensors)} tensors need as many weights and Fisher diagonals")
     if fisher is None:
-        fisher = [torch.zeros_like(t) for t in tensors]
-        fisher_floor = 0.0
+        return _weighted_mean(tensors, weight)
     numerator = torch.zeros_like(tensors[0])
     denominator = torch.zeros_like(tensors[0])
     for w, theta, f in zip(weight, tensors, fisher):
@@ -36,8 +37,13 @@ def fisher(
     unweighted = denominator == 0
     if not bool(unweighted.any()):
         return numerator.div_(denominator)
+    mean = _weighted_mean(tensors, weight)
+    return torch.where(unweighted, mean, numerator / torch.where(unweighted, 1.0, denominator))
+
+
+def _weighted_mean(tensors: list[torch.Tensor], weight: list[float]) -> torch.Tensor:
+    """sum_i w_i theta_i / sum_i w_i."""
     total = sum(weight)
     if total == 0:
-        raise ValueError("fisher: weights sum to zero where every Fisher entry is zero, cannot average")
-    mean = sum(theta * w for w, theta in zip(weight, tensors)) / total
-    return torch.where(unweighted, mean, numerator / torch.where(unweighted, 1.0, denominator))
+        raise ValueError("fisher: weights sum to zero where every Fisher entry is zero or missing, cannot average")
+    return linear(tensors, weight=weight)
