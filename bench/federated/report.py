@@ -29,10 +29,16 @@ def _last(run: dict) -> float:
     return statistics.mean(run["accuracy"][-LAST:])
 
 
-def table(runs: list[dict]) -> list[str]:
+def _groups(runs: list[dict]) -> dict[tuple, list[dict]]:
+    """(malicious, alpha, strategy) -> its runs (one per seed)."""
     groups: dict[tuple, list[dict]] = defaultdict(list)
     for r in runs:
-        groups[(r["alpha"], r["strategy"], r["malicious"])].append(r)
+        groups[(r["malicious"], r["alpha"], r["strategy"])].append(r)
+    return groups
+
+
+def table(runs: list[dict]) -> list[str]:
+    groups = _groups(runs)
     strategies = list(dict.fromkeys(r["strategy"] for r in runs))
     lines = [
         f"| alpha | strategy | final, honest | last {LAST} rounds, honest | final, 1 malicious | "
@@ -41,7 +47,7 @@ def table(runs: list[dict]) -> list[str]:
     ]
     for alpha in sorted({r["alpha"] for r in runs}):
         for name in strategies:
-            honest, bad = groups.get((alpha, name, False), []), groups.get((alpha, name, True), [])
+            honest, bad = groups.get((False, alpha, name), []), groups.get((True, alpha, name), [])
             cells = []
             for rs in (honest, bad):
                 cells += [_mean_std([_final(r) for r in rs]), _mean_std([_last(r) for r in rs])] if rs else ["", ""]
@@ -65,9 +71,7 @@ def plot(runs: list[dict], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    groups: dict[tuple, list[dict]] = defaultdict(list)
-    for r in runs:
-        groups[(r["malicious"], r["alpha"], r["strategy"])].append(r)
+    groups = _groups(runs)
     panels = sorted({(k[0], k[1]) for k in groups})
     strategies = list(dict.fromkeys(r["strategy"] for r in runs))
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6), squeeze=False, sharey=True)
